@@ -1,0 +1,1 @@
+/* daemon/cfgload.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* daemon/conn.c — placeholder, filled in by its owner. */

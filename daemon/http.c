@@ -1,0 +1,1 @@
+/* daemon/http.c — placeholder, filled in by its owner. */

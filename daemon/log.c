@@ -1,0 +1,1 @@
+/* daemon/log.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* daemon/pipeline.c — placeholder, filled in by its owner. */

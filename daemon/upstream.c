@@ -1,0 +1,1 @@
+/* daemon/upstream.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* lib/config.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* lib/cookie.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* lib/flask.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* lib/patch.c — placeholder, filled in by its owner. */

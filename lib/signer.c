@@ -1,0 +1,1 @@
+/* lib/signer.c — placeholder, filled in by its owner. */

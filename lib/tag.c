@@ -1,0 +1,1 @@
+/* lib/tag.c — placeholder, filled in by its owner. */

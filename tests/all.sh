@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tests/all.sh — the whole test suite on a fresh Debian bookworm (as root):
+# installs packages, builds a normal and an ASan+UBSan build, runs unit tests,
+# fuzz-corpus replay and end-to-end tests, and prints one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/setup.sh
+sg_install_deps
+
+sg_build build
+sg_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite fuzz || status=1
+
+# One closing line for the whole run, counted from meson's own logs.
+/usr/bin/python3 - build build-asan <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    with open(f"{d}/meson-logs/testlog.json") as f:
+        for line in f:
+            r = json.loads(line)["result"]
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
