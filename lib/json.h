@@ -35,7 +35,11 @@ struct json {
 		 * 3 bytes so "\ud800" round-trips), may contain NUL, always
 		 * NUL-terminated at ptr[len].
 		 * NUMBER: the lexeme exactly as written: "1", "-0", "1.5e300",
-		 * "123456789012345678901234567890", "NaN", "Infinity", "-Infinity". */
+		 * "123456789012345678901234567890", "NaN", "Infinity", "-Infinity".
+		 * The bytes may live in the node's own allocation: treat ptr as
+		 * read-only (never realloc/free it); to change a value, build a
+		 * new node. Replacing ptr with a malloc'd buffer is allowed
+		 * (json_free then frees it). */
 		struct {
 			char *ptr;
 			size_t len;
@@ -70,6 +74,17 @@ int json_parse(const char *buf, size_t len, unsigned flags, json **ret);
  * output is byte-identical to Python's
  * json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=True). */
 int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len);
+/* Without JSON_DUMP_ASCII the output is raw UTF-8, escaping only '"', '\\' and
+ * bytes < 0x20 (Python ensure_ascii=False), except that lone surrogates are
+ * written as \udXXX so the output is always valid UTF-8.
+ * Strings and keys must be valid WTF-8 (what json_parse produces; a high
+ * surrogate directly followed by a low one is not): otherwise SG_EINVAL. */
+
+/* Like json_dump, but appends to a caller-owned growable buffer: *buf (may be
+ * NULL) holds *len bytes in *cap, grown with realloc. A NUL is kept after the
+ * output (not counted in *len). On failure *len is unchanged and *buf and *cap
+ * stay valid (possibly grown); the caller frees *buf in any case. */
+int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, size_t *cap);
 
 /* Constructors return NULL on allocation failure. */
 json *json_new_null(void);
@@ -85,6 +100,7 @@ json *json_copy(const json *v);
 bool json_equal(const json *a, const json *b);
 
 json *json_object_get(const json *o, const char *key, size_t klen);
+json *json_object_get_cstr(const json *o, const char *key); /* NUL-terminated key */
 /* Takes ownership of val (also on failure, where val is freed); replaces an
  * existing member in place. */
 int json_object_set(json *o, const char *key, size_t klen, json *val);
