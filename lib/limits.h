@@ -18,6 +18,7 @@
 #define SG_HTTP_HEADER_COUNT_DEFAULT 100
 #define SG_HTTP_BODY_MAX_DEFAULT (0)             /* 0 = unlimited request body */
 #define SG_HTTP_PATCH_HEADERS_MAX 16             /* patch headers per response */
+#define SG_CONNECTIONS_DEFAULT 10000             /* client connections per worker */
 
 /* Timeouts, milliseconds */
 #define SG_TIMEOUT_CONNECT_DEFAULT 5000
@@ -26,5 +27,10 @@
 #define SG_TIMEOUT_BACKEND_DEFAULT 60000     /* backend response head */
 #define SG_TIMEOUT_DRAIN_DEFAULT 10000       /* SIGTERM deadline for in-flight requests */
 #define SG_SERVER_DOWN_DEFAULT 10000         /* passive health: how long a failed server rests */
+
+/* Configuration file (hard caps: a config is parsed before anything is trusted) */
+#define SG_CONFIG_MAX_BYTES (1024 * 1024)   /* longest YAML file read */
+#define SG_CONFIG_MAX_NODES 100000          /* YAML nodes per document */
+#define SG_CONFIG_MAX_DEPTH 32              /* YAML nesting */
 
 #endif
