@@ -12,6 +12,10 @@
 #define SG_COOKIE_WARN_LEN 4093          /* browsers silently drop longer cookies */
 #define SG_SESSION_MAX_AGE_DEFAULT (31 * 24 * 3600) /* Flask PERMANENT_SESSION_LIFETIME */
 #define SG_SESSION_HEADER_MAX_DEFAULT 8000 /* gunicorn's limit_request_field_size */
+#define SG_SET_COOKIE_ATTR_MAX 1024      /* longer Set-Cookie attribute values are ignored (RFC 6265bis) */
+#define SG_PATCH_MAX_OPS 1024            /* operations in one JSON Patch */
+#define SG_PATCH_MAX_BYTES SG_JSON_MAX_INPUT /* one patch header value */
+#define SG_PATCH_MAX_COPY_NODES (256 * 1024) /* JSON nodes duplicated by "copy" ops in one patch */
 
 /* HTTP (defaults; config may lower or raise within reason) */
 #define SG_HTTP_HEADER_BYTES_DEFAULT (32 * 1024) /* request/response head, all lines */
