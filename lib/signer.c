@@ -19,10 +19,10 @@
 #include "limits.h"
 #include "signer.h"
 
-#define MAC_MAX 64       /* SHA-512 */
-#define BLOCK_MAX 128    /* SHA-512 block */
-#define SIG_TEXT_MAX 86  /* unpadded base64url of 64 bytes */
-#define TS_TEXT_MAX 11   /* unpadded base64url of 8 bytes */
+#define MAC_MAX	     64	 /* SHA-512 */
+#define BLOCK_MAX    128 /* SHA-512 block */
+#define SIG_TEXT_MAX 86	 /* unpadded base64url of 64 bytes */
+#define TS_TEXT_MAX  11	 /* unpadded base64url of 8 bytes */
 
 union hstate {
 	SHA_CTX s1;
@@ -282,16 +282,15 @@ int signer_sign_timed(const signer *s, int64_t now, char *buf, size_t len, size_
 
 /* Which bytes may appear in a signed value: base64url, and '.' as separator. */
 static const unsigned char cookie_char[256] = {
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1,
-	['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-	['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
-	['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-	['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1,
-	['_'] = 1, ['.'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['_'] = 1,
+    ['.'] = 1,
 };
 
 /* Checks the alphabet and splits off the signature: *dot is the last '.'. */
@@ -342,8 +341,8 @@ int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_re
 	return 0;
 }
 
-int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now,
-			int64_t max_age, struct signer_result *ret)
+int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now, int64_t max_age,
+			struct signer_result *ret)
 {
 	size_t dot, key;
 	int r = split_sig(buf, len, &dot);

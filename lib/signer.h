@@ -14,12 +14,12 @@ enum signer_digest {
 };
 
 enum signer_kdf {
-	SIGNER_KDF_HMAC,         /* key = HMAC(secret, salt): Flask's sessions */
+	SIGNER_KDF_HMAC,	 /* key = HMAC(secret, salt): Flask's sessions */
 	SIGNER_KDF_DJANGO_CONCAT /* key = digest(salt + "signer" + secret): itsdangerous
 				  * default, Starlette's SessionMiddleware */
 };
 
-#define SIGNER_SALT_FLASK "cookie-session"
+#define SIGNER_SALT_FLASK	 "cookie-session"
 #define SIGNER_SALT_ITSDANGEROUS "itsdangerous.Signer"
 
 /* Longest suffix signer_sign_timed appends: "." + 11 chars of an 8-byte
@@ -33,9 +33,9 @@ typedef struct signer signer;
 
 /* What a successful unsign found. */
 struct signer_result {
-	size_t value_len;  /* the signed value is buf[0, value_len) */
-	uint64_t ts;       /* timed only: seconds since the epoch */
-	size_t key_index;  /* 0: current key, 1..: fallbacks in the order added */
+	size_t value_len; /* the signed value is buf[0, value_len) */
+	uint64_t ts;	  /* timed only: seconds since the epoch */
+	size_t key_index; /* 0: current key, 1..: fallbacks in the order added */
 };
 
 /* salt may contain any bytes. SG_EINVAL on an unknown digest or kdf. */
@@ -80,7 +80,7 @@ int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_re
  * now is SG_EFUTURE and one older than max_age seconds SG_EEXPIRED
  * (max_age < 0: no time checks). An empty timestamp is 0, as itsdangerous
  * reads it. */
-int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now,
-			int64_t max_age, struct signer_result *ret);
+int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now, int64_t max_age,
+			struct signer_result *ret);
 
 #endif

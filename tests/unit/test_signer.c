@@ -65,13 +65,13 @@ START_TEST(test_digests)
 		enum signer_digest d;
 		const char *want;
 	} v[] = {
-		{SIGNER_SHA1, "eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU"},
-		{SIGNER_SHA224, "eyJhIjoxfQ.ZVPxAA.kIwEtpvcWyCV46egXuBrwcyVlgCC6HyqigC0dQ"},
-		{SIGNER_SHA256, "eyJhIjoxfQ.ZVPxAA.JPoD7oy5nu8q1rqVeCPbe5NS0EAK2joORTd4pYkqMxc"},
-		{SIGNER_SHA384, "eyJhIjoxfQ.ZVPxAA.ttlRx9H5gGGWSv_bF9jNyZZY4-Rols50s8yuWu0Mik8D3tPQ"
-				"SW7Lr7z0ahIE1rMu"},
-		{SIGNER_SHA512, "eyJhIjoxfQ.ZVPxAA.pdasDjpyyTCSLJSQ1PbhckrTMt2wU-v72GX74ZgZ8YSy5It-"
-				"gz2GeE-kVTUnir4N_hl0P_jNrtZfN-sK4xyx6Q"},
+	    {SIGNER_SHA1, "eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU"},
+	    {SIGNER_SHA224, "eyJhIjoxfQ.ZVPxAA.kIwEtpvcWyCV46egXuBrwcyVlgCC6HyqigC0dQ"},
+	    {SIGNER_SHA256, "eyJhIjoxfQ.ZVPxAA.JPoD7oy5nu8q1rqVeCPbe5NS0EAK2joORTd4pYkqMxc"},
+	    {SIGNER_SHA384, "eyJhIjoxfQ.ZVPxAA.ttlRx9H5gGGWSv_bF9jNyZZY4-Rols50s8yuWu0Mik8D3tPQ"
+			    "SW7Lr7z0ahIE1rMu"},
+	    {SIGNER_SHA512, "eyJhIjoxfQ.ZVPxAA.pdasDjpyyTCSLJSQ1PbhckrTMt2wU-v72GX74ZgZ8YSy5It-"
+			    "gz2GeE-kVTUnir4N_hl0P_jNrtZfN-sK4xyx6Q"},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		signer *s = mk(v[i].d, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, "secret", 6);
@@ -83,7 +83,8 @@ END_TEST
 
 START_TEST(test_django_concat)
 {
-	signer *s = mk(SIGNER_SHA1, SIGNER_KDF_DJANGO_CONCAT, SIGNER_SALT_ITSDANGEROUS, "secret", 6);
+	signer *s =
+	    mk(SIGNER_SHA1, SIGNER_KDF_DJANGO_CONCAT, SIGNER_SALT_ITSDANGEROUS, "secret", 6);
 	check_timed(s, "eyJhIjoxfQ", TS, "eyJhIjoxfQ.ZVPxAA.t0h0htkG_LbKCJB4OvPdVRCon3Y");
 	signer_free(s);
 	/* F(b"secret", salt=b"x", digest_method=hashlib.sha256).sign(b"value.with.dots") */
@@ -239,23 +240,23 @@ START_TEST(test_malformed)
 		const char *in;
 		int want;
 	} v[] = {
-		{"", SG_EMALFORMED},
-		{"nodots", SG_EMALFORMED},
-		{"one.dot", SG_EMALFORMED},
-		{"eyJhIjoxfQ.ZVPxAA.", SG_EMALFORMED},          /* empty signature */
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU=", SG_EMALFORMED}, /* padding */
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V/1Ol-cgU", SG_EMALFORMED}, /* std alphabet */
-		{"eyJhIjoxfQ ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED},
-		{"eyJhIjoxfQ.Z.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED},   /* ts % 4 == 1 */
-		{"eyJhIjoxfQ.ZVPxAAAAAAAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED}, /* 9 bytes */
-		{"eyJhIjoxfQ.ZVPxAB.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED}, /* unused bits */
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgV", SG_EBADSIG}, /* last char */
-		{"eyJhIjoxfR.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG},
-		{"eyJhIjoxfQ.ZVPxAQ.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG}, /* ts tampered */
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cg", SG_EBADSIG},  /* short sig */
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgUA", SG_EBADSIG},
-		{".ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG},
-		{"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", 0},
+	    {"", SG_EMALFORMED},
+	    {"nodots", SG_EMALFORMED},
+	    {"one.dot", SG_EMALFORMED},
+	    {"eyJhIjoxfQ.ZVPxAA.", SG_EMALFORMED},			       /* empty signature */
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU=", SG_EMALFORMED}, /* padding */
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V/1Ol-cgU", SG_EMALFORMED},  /* std alphabet */
+	    {"eyJhIjoxfQ ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED},
+	    {"eyJhIjoxfQ.Z.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED}, /* ts % 4 == 1 */
+	    {"eyJhIjoxfQ.ZVPxAAAAAAAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED}, /* 9 bytes */
+	    {"eyJhIjoxfQ.ZVPxAB.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EMALFORMED}, /* unused bits */
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgV", SG_EBADSIG},    /* last char */
+	    {"eyJhIjoxfR.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG},
+	    {"eyJhIjoxfQ.ZVPxAQ.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG}, /* ts tampered */
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cg", SG_EBADSIG},  /* short sig */
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgUA", SG_EBADSIG},
+	    {".ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", SG_EBADSIG},
+	    {"eyJhIjoxfQ.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", 0},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		struct signer_result r = {.value_len = 12345};
