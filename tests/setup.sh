@@ -5,7 +5,8 @@
 SG_PACKAGES="meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev
   libevent-dev libssl-dev zlib1g-dev libjansson-dev libyaml-dev check node-llhttp
   python3 python3-flask python3-flask-login python3-itsdangerous python3-fastapi
-  python3-uvicorn python3-websockets python3-requests curl wrk nginx-light haproxy procps"
+  python3-uvicorn python3-websockets python3-requests curl wrk nginx-light haproxy procps
+  systemd python3-yaml"
 
 sg_install_deps() {
 	local missing=()

@@ -1,0 +1,147 @@
+"""tests/e2e/test_systemd_unit.py — systemd/sessiongate.service passes
+`systemd-analyze verify` (pointed at the built binary), keeps its sandboxing,
+and its stop timeout leaves room for the drain deadline."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UNIT = os.path.join(ROOT, "systemd", "sessiongate.service")
+INSTALLED = "/usr/local/bin/sessiongate"
+
+
+def parse_unit(text):
+    """{section: [(key, value), ...]} keeping repeated keys in order (configparser can't)."""
+    sections, current = {}, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        m = re.fullmatch(r"\[(\w+)\]", line)
+        if m:
+            current = sections.setdefault(m.group(1), [])
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and current is not None, f"not a unit line: {raw!r}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def seconds(value):
+    """systemd time span ("30s", "1min 30s", "90") in seconds."""
+    units = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+    total = 0.0
+    for num, unit in re.findall(r"(\d+)\s*([a-z]*)", value):
+        total += int(num) * units[unit or "s"]
+    return total
+
+
+class SystemdUnit(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with open(UNIT) as f:
+            cls.text = f.read()
+        cls.unit = parse_unit(cls.text)
+        cls.service = cls.unit["Service"]
+        cls.binary = os.path.abspath(os.environ.get("SESSIONGATE",
+                                                    os.path.join(ROOT, "build/daemon/sessiongate")))
+        cls.analyze = shutil.which("systemd-analyze")
+        if cls.analyze is None:
+            raise RuntimeError("systemd-analyze is missing (tests/setup.sh installs the systemd package)")
+
+    def values(self, key):
+        return [v for k, v in self.service if k == key]
+
+    def value(self, key):
+        vals = self.values(key)
+        self.assertEqual(len(vals), 1, f"{key}= should appear once, got {vals}")
+        return vals[0]
+
+    def copy_for_build(self, tmp):
+        """The unit with its binary paths pointing at the built binary."""
+        self.assertTrue(os.access(self.binary, os.X_OK), f"{self.binary} not built")
+        path = os.path.join(tmp, "sessiongate.service")
+        with open(path, "w") as f:
+            f.write(self.text.replace(INSTALLED, self.binary))
+        return path
+
+    def test_verify_is_clean(self):
+        with tempfile.TemporaryDirectory(prefix="sg-unit-") as tmp:
+            path = self.copy_for_build(tmp)
+            r = subprocess.run([self.analyze, "verify", "--man=no", path],
+                               capture_output=True, text=True, timeout=120)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 0, out)
+            # Unknown keys and bad values are only warnings (exit 0): refuse them too.
+            ours = [line for line in out.splitlines()
+                    if "sessiongate" in line or tmp in line]
+            self.assertEqual(ours, [], out)
+
+    def test_verify_catches_a_broken_copy(self):
+        # The check above could pass vacuously; show it sees real mistakes.
+        with tempfile.TemporaryDirectory(prefix="sg-unit-") as tmp:
+            path = self.copy_for_build(tmp)
+            with open(path, "a") as f:
+                f.write("\n[Service]\nProtectSystm=strict\n")
+            r = subprocess.run([self.analyze, "verify", "--man=no", path],
+                               capture_output=True, text=True, timeout=120)
+            self.assertIn("ProtectSystm", r.stdout + r.stderr)
+
+    def test_security_exposure_is_low(self):
+        with tempfile.TemporaryDirectory(prefix="sg-unit-") as tmp:
+            path = self.copy_for_build(tmp)
+            r = subprocess.run([self.analyze, "security", "--offline=true", "--no-pager", path],
+                               capture_output=True, text=True, timeout=120)
+            m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout + r.stderr)
+            self.assertIsNotNone(m, r.stdout + r.stderr)
+            # 0 = fully locked down, 10 = unprotected; a proxy needs the network.
+            self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+
+    def test_lifecycle_keys(self):
+        cfg = "/etc/sessiongate/sessiongate.yaml"
+        self.assertEqual(self.value("Type"), "notify")
+        self.assertEqual(self.value("ExecStartPre"), f"{INSTALLED} -t -c {cfg}")
+        self.assertEqual(self.value("ExecStart"), f"{INSTALLED} -c {cfg}")
+        self.assertEqual(self.values("ExecReload")[-1], "/bin/kill -HUP $MAINPID")
+        self.assertEqual(self.value("Restart"), "on-failure")
+        self.assertEqual(self.value("LimitNOFILE"), "65536")
+        self.assertTrue(self.value("DynamicUser") == "yes" or self.values("User"))
+        self.assertNotIn(("User", "root"), self.service)
+        self.assertEqual(self.value("LoadCredential"),
+                         "flask_secret_key:/etc/sessiongate/flask_secret_key")
+        self.assertIn("${CREDENTIALS_DIRECTORY}/flask_secret_key", self.text)
+        self.assertEqual(self.unit["Install"], [("WantedBy", "multi-user.target")])
+
+    def test_stop_timeout_exceeds_drain_deadline(self):
+        with open(os.path.join(ROOT, "lib", "limits.h")) as f:
+            m = re.search(r"#define SG_TIMEOUT_DRAIN_DEFAULT (\d+)", f.read())
+        self.assertIsNotNone(m)
+        drain = int(m.group(1)) / 1000
+        self.assertGreater(seconds(self.value("TimeoutStopSec")), drain + 5)
+
+    def test_sandboxing(self):
+        expected = {
+            "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+            "PrivateDevices": "yes", "NoNewPrivileges": "yes", "CapabilityBoundingSet": "",
+            "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+            "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes",
+            "RestrictNamespaces": "yes", "LockPersonality": "yes",
+            "MemoryDenyWriteExecute": "yes", "SystemCallArchitectures": "native",
+            "RestrictSUIDSGID": "yes", "RestrictRealtime": "yes", "ProtectClock": "yes",
+            "ProtectHostname": "yes",
+        }
+        for key, want in expected.items():
+            with self.subTest(key=key):
+                self.assertEqual(self.value(key), want)
+        self.assertEqual(set(self.value("RestrictAddressFamilies").split()),
+                         {"AF_INET", "AF_INET6", "AF_UNIX"})
+        self.assertEqual(self.values("SystemCallFilter")[0], "@system-service")
+        self.assertEqual(self.values("AmbientCapabilities"), [""])
+        self.assertIn("CAP_NET_BIND_SERVICE", self.text)  # the note for ports < 1024
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
