@@ -843,16 +843,14 @@ static int top_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 		}
 		if ((rc = scalar(l, v, "auto or a number of threads", &s, &len)))
 			return rc;
-		bool auto_ = strcmp(s, "auto") == 0;
-		free(s);
-		if (auto_) {
+		if (strcmp(s, "auto") == 0) {
 			c->workers = 0;
-			return 0;
+		} else if (get_uint(l, v, 1, 1024, &c->workers)) {
+			rc = errat(l, v, "expected auto or a number of threads from 1 to 1024, got %s",
+				   q(s, len, qb, sizeof(qb)));
 		}
-		if (get_uint(l, v, 1, 1024, &c->workers))
-			return errat(l, v, "expected auto or a number of threads from 1 to 1024, got %s",
-				     q(v->val, v->len, qb, sizeof(qb)));
-		return 0;
+		free(s);
+		return rc;
 	}
 	case 2:
 		if (is_null(v) || (v->type == Y_SCALAR && strcmp(v->val, "off") == 0)) {

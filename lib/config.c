@@ -644,16 +644,18 @@ static bool route_shadows(const struct sg_route *i, const struct sg_route *j)
 static int validate_session(struct sg_config *cfg, struct sg_config_problem *p)
 {
 	struct sg_session_conf *s = &cfg->session;
-	const char *needs = NULL;
-	for (size_t i = 0; i < cfg->nbackends && !needs; i++)
+	size_t needs = cfg->nbackends;
+	for (size_t i = 0; i < cfg->nbackends && needs == cfg->nbackends; i++)
 		if (cfg->backends[i].session != SG_SESSION_NONE)
-			needs = cfg->backends[i].name;
+			needs = i;
 	if (!s->secret_key_file || !*s->secret_key_file) {
-		if (needs)
-			return problem(p, "session", 0, "secret_key_file",
+		/* pointed at the backend that needs it: the session section may not exist */
+		if (needs < cfg->nbackends)
+			return problem(p, "backends", needs, "session",
 				       "session.secret_key_file is required (backend \"%s\" uses "
-				       "sessions; set its session: none otherwise)",
-				       needs);
+				       "session: %s; set session: none for no sessions)",
+				       cfg->backends[needs].name ? cfg->backends[needs].name : "",
+				       config_session_mode_name(cfg->backends[needs].session));
 		if (s->accept_starlette_cookies)
 			return problem(p, "session", 0, "secret_key_file",
 				       "session.secret_key_file is required by "
@@ -881,7 +883,7 @@ int config_validate(struct sg_config *cfg, struct sg_config_problem *p)
 	int e;
 	if ((e = check_header_name(p, NULL, "request_id_header", cfg->request_id_header)))
 		return e;
-	if ((e = validate_backends(cfg, p)) || (e = validate_session(cfg, p)) ||
+	if ((e = validate_session(cfg, p)) || (e = validate_backends(cfg, p)) ||
 	    (e = validate_routes(cfg, p)))
 		return e;
 	return 0;

@@ -228,7 +228,9 @@ START_TEST(test_validate_problems)
 	free(c->session.secret_key_file);
 	c->session.secret_key_file = NULL;
 	ck_assert_int_eq(config_validate(c, &p), SG_EINVAL);
-	ck_assert_str_eq(p.key, "secret_key_file");
+	ck_assert_str_eq(p.section, "backends");
+	ck_assert_str_eq(p.key, "session");
+	ck_assert_ptr_nonnull(strstr(p.msg, "secret_key_file is required"));
 	c->backends[0].session = c->backends[1].session = SG_SESSION_NONE;
 	ck_assert_int_eq(config_validate(c, &p), 0);
 	config_free(c);
