@@ -6,10 +6,11 @@
 #include "errors.h"
 
 static const char std_alpha[64] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char url_alpha[64] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* clang-format off */
 /* Reverse tables: 6-bit value, or 0xFF for bytes outside the alphabet. */
 #define R64_ 0xFF
 #define ROW16 R64_, R64_, R64_, R64_, R64_, R64_, R64_, R64_, \
@@ -39,6 +40,8 @@ static const uint8_t url_rev[256] = {
 	/* 0x60 */ R64_, LETTERS_LO, R64_, R64_, R64_, R64_, R64_,
 	ROW16, ROW16, ROW16, ROW16, ROW16, ROW16, ROW16, ROW16,
 };
+
+/* clang-format on */
 
 size_t b64url_encoded_len(size_t n)
 {

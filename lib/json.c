@@ -108,8 +108,7 @@ void json_free(json *v)
 		}
 		free(v->u.obj.m);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	free(v);
 }
@@ -358,8 +357,7 @@ static int scan_string(struct parser *ps, const unsigned char **ret_end, bool *r
 
 /* Decodes the string body [s, e) into dst (room for e - s bytes: no escape
  * decodes longer than itself). */
-static int decode_string(const unsigned char *s, const unsigned char *e, char *dst,
-			 size_t *ret_len)
+static int decode_string(const unsigned char *s, const unsigned char *e, char *dst, size_t *ret_len)
 {
 	char *d = dst;
 	while (s < e) {
@@ -406,8 +404,7 @@ static int decode_string(const unsigned char *s, const unsigned char *e, char *d
 			d += put_utf8(d, cp);
 			break;
 		}
-		default:
-			return SG_EMALFORMED;
+		default: return SG_EMALFORMED;
 		}
 	}
 	*ret_len = (size_t)(d - dst);
@@ -662,8 +659,7 @@ static int parse_value(struct parser *ps, int depth, json **ret)
 			return SG_EDEPTH;
 		return *ps->p == '{' ? parse_object(ps, depth + 1, ret)
 				     : parse_array(ps, depth + 1, ret);
-	case '"':
-		return parse_string(ps, ret);
+	case '"': return parse_string(ps, ret);
 	case 'n':
 		if (!match(ps, "null", 4))
 			return SG_EMALFORMED;
@@ -679,8 +675,7 @@ static int parse_value(struct parser *ps, int depth, json **ret)
 			return SG_EMALFORMED;
 		v = json_new_bool(false);
 		break;
-	default:
-		return parse_number(ps, ret);
+	default: return parse_number(ps, ret);
 	}
 	if (!v)
 		return SG_ENOMEM;
@@ -747,6 +742,14 @@ static int out_put(struct out *o, const char *s, size_t n)
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* Python's two-character escapes; other control characters get \u00XX. */
+/* clang-format off */
+static const char short_esc[0x60] = {
+	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+	['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+/* clang-format on */
+
 static char *put_u(char *d, uint32_t u)
 {
 	d[0] = '\\';
@@ -779,19 +782,14 @@ static int dump_string(struct out *o, const char *str, size_t len, bool ascii)
 		}
 		if (c < 0x80) {
 			s++;
-			switch (c) {
-			case '"': *d++ = '\\'; *d++ = '"'; break;
-			case '\\': *d++ = '\\'; *d++ = '\\'; break;
-			case '\n': *d++ = '\\'; *d++ = 'n'; break;
-			case '\r': *d++ = '\\'; *d++ = 'r'; break;
-			case '\t': *d++ = '\\'; *d++ = 't'; break;
-			case '\b': *d++ = '\\'; *d++ = 'b'; break;
-			case '\f': *d++ = '\\'; *d++ = 'f'; break;
-			default:
-				if (c == 0x7F && !ascii)
-					*d++ = (char)c;
-				else
-					d = put_u(d, c);
+			char esc = c < sizeof(short_esc) ? short_esc[c] : 0;
+			if (esc) {
+				*d++ = '\\';
+				*d++ = esc;
+			} else if (c == 0x7F && !ascii) {
+				*d++ = (char)c;
+			} else {
+				d = put_u(d, c);
 			}
 			continue;
 		}
@@ -900,8 +898,7 @@ static int dump_value(struct out *o, const json *v, unsigned flags)
 				return err;
 		}
 		return out_put(o, "]", 1);
-	case JSON_OBJECT:
-		return dump_object(o, v, flags);
+	case JSON_OBJECT: return dump_object(o, v, flags);
 	}
 	return SG_EINVAL;
 }
@@ -948,8 +945,7 @@ json *json_copy(const json *v)
 	json *c;
 	switch (v->type) {
 	case JSON_NUMBER:
-	case JSON_STRING:
-		return node_with_bytes(v->type, v->u.str.ptr, v->u.str.len);
+	case JSON_STRING: return node_with_bytes(v->type, v->u.str.ptr, v->u.str.len);
 	case JSON_ARRAY:
 		if (!(c = json_new_array()))
 			return NULL;
@@ -986,8 +982,7 @@ json *json_copy(const json *v)
 			obj_push(c, k, m->klen, e); /* capacity reserved above */
 		}
 		return c;
-	default:
-		return node_new(v->type);
+	default: return node_new(v->type);
 	}
 fail:
 	json_free(c);
@@ -1046,8 +1041,7 @@ bool json_equal(const json *a, const json *b)
 		}
 		return true;
 	}
-	default:
-		return true;
+	default: return true;
 	}
 }
 
