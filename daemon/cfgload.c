@@ -109,12 +109,20 @@ static int ynode_add(struct ynode *parent, struct ynode *kid)
 	return 0;
 }
 
-static int yaml_error(struct ld *l, yaml_parser_t *p)
+static int yaml_error(struct ld *l, yaml_parser_t *p, const char *buf, size_t len)
 {
 	yaml_mark_t m = p->problem_mark;
-	if (p->error == YAML_READER_ERROR)
-		m = p->mark; /* reader errors only carry an offset */
 	struct ynode at = {.line = m.line + 1, .col = m.column + 1};
+	if (p->error == YAML_READER_ERROR) {
+		/* reader errors (bad UTF-8, control bytes) only carry a byte offset */
+		at.line = at.col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+			if (buf[i] == '\n')
+				at.line++, at.col = 1;
+			else if (((unsigned char)buf[i] & 0xc0) != 0x80)
+				at.col++;
+		}
+	}
 	const char *problem = p->problem ? p->problem : "syntax error";
 	if (p->error == YAML_MEMORY_ERROR)
 		return errat(l, &at, "out of memory"), SG_ENOMEM;
@@ -137,7 +145,7 @@ static int parse_tree(struct ld *l, const char *buf, size_t len)
 	while (!done && rc == 0) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = yaml_error(l, &p);
+			rc = yaml_error(l, &p, buf, len);
 			break;
 		}
 		struct ynode at = {.line = ev.start_mark.line + 1, .col = ev.start_mark.column + 1};

@@ -364,6 +364,8 @@ static const struct {
 	 "conf.yaml:8:11: ", "route 1: host must be a host name without port"},
 	{"listen: 127.0.0.1:8080\n[a]: 1\n", "conf.yaml:2:1: ", "expected a key name, got a list"},
 	{"listen: \"a\\0b:80\"\n", "conf.yaml:1:9: ", "expected an address"},
+	{"listen: 127.0.0.1:1\nworkers: \xff\n", "conf.yaml:2:10: ",
+	 "invalid YAML: invalid leading UTF-8 octet"},
 };
 
 START_TEST(test_broken)
