@@ -5,7 +5,8 @@ It knows nothing about sessiongate: it signs its own session cookie with the
 shared SECRET_KEY. The FastAPI side (api_app.py) reads the same session from
 X-Session and writes `api_visits` back, which this page shows.
 
-Environment: SESSIONGATE_SECRET_FILE (required), DEMO_FLASK_PORT (5000).
+Environment: SESSIONGATE_SECRET_FILE (required), DEMO_FLASK_PORT (5000),
+DEMO_FLASK_HOST (127.0.0.1; 0.0.0.0 in a container).
 Run with Debian's python3: /usr/bin/python3 tests/demo/flask_app.py
 """
 import json
@@ -117,4 +118,5 @@ def logout():
 
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=int(os.environ.get("DEMO_FLASK_PORT", "5000")))
+    app.run(host=os.environ.get("DEMO_FLASK_HOST", "127.0.0.1"),
+            port=int(os.environ.get("DEMO_FLASK_PORT", "5000")))

@@ -115,6 +115,36 @@ class SystemdUnit(unittest.TestCase):
         self.assertIn("${CREDENTIALS_DIRECTORY}/flask_secret_key", self.text)
         self.assertEqual(self.unit["Install"], [("WantedBy", "multi-user.target")])
 
+    def run_config_test(self, config, env):
+        return subprocess.run([self.binary, "-t", "-c", config], env=dict(os.environ, **env),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_execstartpre_passes_with_the_credential(self):
+        """What ExecStartPre runs, with the environment the unit gives it: the
+        shipped config finds the key in the credentials directory (%d)."""
+        name, _, path = self.value("LoadCredential").partition(":")
+        var, _, value = self.value("Environment").partition("=")
+        with tempfile.TemporaryDirectory(prefix="sg-creds-") as creds:
+            with open(os.path.join(creds, name), "w") as f:
+                f.write("systemd-test-key\n")
+            env = {var: value.replace("%d", creds), "CREDENTIALS_DIRECTORY": creds}
+            r = self.run_config_test(os.path.join(ROOT, "conf", "sessiongate.yaml"), env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # The alternative the unit's comment offers works too.
+            cfg = os.path.join(creds, "alt.yaml")
+            with open(os.path.join(ROOT, "conf", "sessiongate.yaml")) as f:
+                text = f.read()
+            self.assertIn("${SESSIONGATE_SECRET_FILE:-/run/secrets/flask_secret_key}", text)
+            with open(cfg, "w") as f:
+                f.write(text.replace("${SESSIONGATE_SECRET_FILE:-/run/secrets/flask_secret_key}",
+                                     "${CREDENTIALS_DIRECTORY}/flask_secret_key"))
+            r = self.run_config_test(cfg, {"CREDENTIALS_DIRECTORY": creds})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            os.unlink(os.path.join(creds, name))
+            r = self.run_config_test(cfg, {"CREDENTIALS_DIRECTORY": creds})
+            self.assertEqual(r.returncode, 1, r.stderr)  # so the check above means something
+        self.assertEqual(path, "/etc/sessiongate/flask_secret_key")
+
     def test_stop_timeout_exceeds_drain_deadline(self):
         with open(os.path.join(ROOT, "lib", "limits.h")) as f:
             m = re.search(r"#define SG_TIMEOUT_DRAIN_DEFAULT (\d+)", f.read())
