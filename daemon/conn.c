@@ -1,1 +1,920 @@
-/* daemon/conn.c — placeholder, filled in by its owner. */
+/* daemon/conn.c — client connections: read one request head at a time, route
+ * it, run the session pipeline, stream the body to an upstream connection
+ * and the response back, with backpressure (watermarks) and timeouts. Like
+ * relayd's relay_close, conn_close frees everything a connection owns. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "pipeline.h"
+#include "upstream.h"
+
+/* Stop reading a source once its destination holds this much: what bounds
+ * memory per transfer whatever the body size. */
+#define CONN_OUT_HIGH (256 * 1024)
+#define CONN_IN_HIGH (64 * 1024)
+/* After an error answer: how long unread request bytes are discarded before
+ * closing, so the client sees the answer rather than a reset. */
+#define CONN_LINGER_MS 2000
+
+enum conn_state {
+	CS_IDLE,    /* waiting for the first byte of a request */
+	CS_HEAD,    /* reading a request head */
+	CS_FORWARD, /* routed: upstream connecting or streaming */
+	CS_TUNNEL,  /* after 101: bytes both ways */
+	CS_CLOSING, /* flushing the last answer, then lingering */
+};
+
+/* Per-request state; freed between requests so an idle connection stays small. */
+struct req {
+	struct srv_conf *sc;       /* generation the request started on (held) */
+	struct upstream_set *ups;  /* its pools (held) */
+	struct http_parser p;      /* request */
+	struct http_msg m;
+	struct http_parser rp;     /* response */
+	struct http_msg rm;
+	const struct sg_backend *be;
+	size_t backend;
+	char *target;
+	size_t tlen;
+	struct upstream *up;
+	const char *server; /* last server tried, for the log */
+	uint64_t tried;
+	unsigned attempts;
+	struct pipeline_ctx pctx;
+	bool piped;        /* pipeline_request ran: pipeline_done owed */
+	bool body_started; /* request body bytes left the client's buffer */
+	bool req_done;     /* whole request forwarded */
+	bool resp_head;    /* response head parsed */
+	bool resp_started; /* bytes of the response went to the client */
+	bool resp_done;
+	bool up_eof;
+	bool keep_alive;   /* client connection survives this request */
+	bool timed_out;    /* last upstream failure was a timeout */
+	int status;        /* sent to the client */
+	int64_t start_us;
+	int64_t t0_ms;
+};
+
+struct conn {
+	struct worker *w;
+	TAILQ_ENTRY(conn) entry;
+	struct bufferevent *bev;
+	struct event *timer; /* header deadline; linger */
+	struct req *req;
+	enum conn_state state;
+	bool close_after; /* drain: no further request */
+	bool in_loop;     /* inside conn_process: no recursion for pipelined requests */
+	bool tunnel_eof;
+	int peer_family;
+	unsigned char peer_addr[16];
+	char peer[INET6_ADDRSTRLEN];
+};
+
+static void conn_process(struct conn *c);
+static void conn_connect(struct conn *c);
+static void up_read_cb(struct bufferevent *bev, void *arg);
+static void up_write_cb(struct bufferevent *bev, void *arg);
+static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static struct timeval ms_tv(unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return tv;
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const struct sg_config *conn_cfg(const struct conn *c)
+{
+	return c->req ? c->req->sc->cfg : c->w->conf->cfg;
+}
+
+/* ---- request lifetime ---- */
+
+static struct req *req_new(struct conn *c)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->sc = server_conf_hold(c->w->conf);
+	r->ups = upstream_set_hold(c->w->ups);
+	http_parser_init(&r->p, HTTP_KIND_REQUEST, &r->sc->lim);
+	http_msg_init(&r->m);
+	http_parser_init(&r->rp, HTTP_KIND_RESPONSE, &r->sc->lim);
+	http_msg_init(&r->rm);
+	r->start_us = wall_us();
+	r->t0_ms = server_now_ms();
+	return r;
+}
+
+static void req_log(struct conn *c, struct req *r)
+{
+	if (r->status == 0)
+		return;
+	struct log_access rec = {
+		.start_us = r->start_us,
+		.duration_us = (server_now_ms() - r->t0_ms) * 1000,
+		.client = c->peer,
+		.client_len = strlen(c->peer),
+		.method = r->m.method_s.len ? http_slice_ptr(&r->m, r->m.method_s) : "",
+		.method_len = r->m.method_s.len,
+		.path = r->m.target.len ? http_slice_ptr(&r->m, r->m.target) : "",
+		.path_len = r->m.target.len,
+		.backend = r->be ? r->be->name : NULL,
+		.server = r->server,
+		.status = r->status,
+		.bytes_in = r->p.body_bytes,
+		.bytes_out = r->rp.body_bytes,
+		.session_outcome = r->pctx.session_outcome,
+		.resigned = r->pctx.resigned,
+	};
+	log_access(&rec);
+}
+
+static void req_free(struct conn *c, struct req *r)
+{
+	if (!r)
+		return;
+	req_log(c, r);
+	if (r->piped)
+		pipeline_done(&r->pctx);
+	upstream_release(r->up, false);
+	upstream_set_drop(r->ups);
+	http_parser_clear(&r->p);
+	http_parser_clear(&r->rp);
+	http_msg_clear(&r->m);
+	http_msg_clear(&r->rm);
+	free(r->target);
+	server_conf_release(r->sc);
+	free(r);
+}
+
+void conn_close(struct conn *c)
+{
+	if (!c)
+		return;
+	req_free(c, c->req);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->timer)
+		event_free(c->timer);
+	struct worker *w = c->w;
+	TAILQ_REMOVE(&w->conns, c, entry);
+	w->nconns--;
+	free(c);
+	server_conn_gone(w);
+}
+
+/* ---- closing: flush, half-close, linger ---- */
+
+static void linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	conn_close(arg);
+}
+
+static void closing_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	/* Everything sent: half-close and discard what the client still sends
+	 * for a moment, so a reset does not destroy our answer in flight. */
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+	bufferevent_setcb(bev, linger_read_cb, NULL, linger_event_cb, c);
+	struct timeval tv = ms_tv(CONN_LINGER_MS);
+	evtimer_add(c->timer, &tv);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Stops the request, lets the client output drain, then closes. */
+static void conn_finish_close(struct conn *c)
+{
+	req_free(c, c->req);
+	c->req = NULL;
+	c->state = CS_CLOSING;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, linger_read_cb, closing_write_cb, linger_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	struct timeval tv = ms_tv(conn_cfg(c)->idle_timeout_ms);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		closing_write_cb(c->bev, c);
+}
+
+/* Something broke after the response started (or the client vanished): the
+ * only honest signal left is closing both connections. */
+static void conn_abort(struct conn *c, const char *why)
+{
+	if (c->req && why)
+		log_info("client %s: request aborted: %s", c->peer, why);
+	conn_close(c);
+}
+
+/* Answers the current request with an error. keep: the connection may carry
+ * the next request (only when the request has no unread body). */
+static void conn_reply(struct conn *c, int status, const char *why, bool keep)
+{
+	struct req *r = c->req;
+	if (r && r->resp_started) {
+		conn_abort(c, why);
+		return;
+	}
+	if (r) {
+		if (r->up) {
+			upstream_release(r->up, false);
+			r->up = NULL;
+		}
+		r->status = status;
+		if (r->m.has_body && !r->req_done)
+			keep = false;
+		if (!r->m.keep_alive || r->m.upgrade)
+			keep = false;
+	}
+	if (c->close_after)
+		keep = false;
+	if (status >= 500 || status == 408 || status == 413 || status == 431)
+		log_info("client %s: %d %s", c->peer, status, why);
+	else
+		log_debug("client %s: %d %s", c->peer, status, why);
+	http_write_error(bufferevent_get_output(c->bev), status, why, keep);
+	if (!keep) {
+		conn_finish_close(c);
+		return;
+	}
+	req_free(c, r);
+	c->req = NULL;
+	c->state = CS_IDLE;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
+/* ---- the response ---- */
+
+static void conn_response_done(struct conn *c)
+{
+	struct req *r = c->req;
+	bool reusable = r->req_done && r->rm.keep_alive && !r->up_eof && !r->rm.upgrade;
+	upstream_release(r->up, reusable);
+	r->up = NULL;
+	if (!r->keep_alive || c->close_after) {
+		conn_finish_close(c);
+		return;
+	}
+	req_free(c, r);
+	c->req = NULL;
+	c->state = CS_IDLE;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
+static void conn_pump_response(struct conn *c)
+{
+	struct req *r = c->req;
+	struct evbuffer *in = bufferevent_get_input(r->up->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int rc = HTTP_MORE;
+	do {
+		struct evbuffer_iovec v = {NULL, 0};
+		if (evbuffer_get_length(in) > 0)
+			evbuffer_peek(in, -1, NULL, &v, 1);
+		size_t used = 0;
+		rc = http_body_feed(&r->rp, v.iov_base, v.iov_len, &used);
+		if (used)
+			evbuffer_drain(in, used);
+		if (rc == HTTP_ERROR) {
+			conn_abort(c, r->rp.error_why);
+			return;
+		}
+	} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
+		 evbuffer_get_length(out) < CONN_OUT_HIGH);
+	if (rc == HTTP_MORE && r->up_eof && evbuffer_get_length(in) == 0) {
+		rc = http_body_eof(&r->rp);
+		if (rc != HTTP_DONE) {
+			/* backend closed mid-body: the client must not take a
+			 * truncated response for a complete one */
+			conn_abort(c, "backend closed mid-response");
+			return;
+		}
+	}
+	if (rc == HTTP_DONE) {
+		r->resp_done = true;
+		if (evbuffer_get_length(in) > 0)
+			r->up_eof = true; /* extra bytes: never reuse */
+		conn_response_done(c);
+		return;
+	}
+	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
+		bufferevent_disable(r->up->bev, EV_READ); /* resumed by conn_write_cb */
+	else if (!r->up_eof)
+		bufferevent_enable(r->up->bev, EV_READ);
+}
+
+static void tunnel_start(struct conn *c);
+
+/* One side of a tunnel closed: flush what it sent to the other side, then
+ * close both (no half-open tunnels to keep track of). */
+static void tunnel_end(struct conn *c, struct bufferevent *from, struct bufferevent *to,
+		       short what)
+{
+	if ((what & BEV_EVENT_EOF) && !c->tunnel_eof) {
+		struct evbuffer *out = bufferevent_get_output(to);
+		evbuffer_add_buffer(out, bufferevent_get_input(from));
+		c->tunnel_eof = true;
+		bufferevent_disable(from, EV_READ);
+		if (evbuffer_get_length(out) > 0) {
+			bufferevent_setwatermark(to, EV_WRITE, 0, 0);
+			return; /* the write callback closes once flushed */
+		}
+	}
+	conn_close(c);
+}
+
+static void conn_response_head(struct conn *c)
+{
+	struct req *r = c->req;
+	struct http_msg *rm = &r->rm;
+	upstream_succeeded(r->up);
+	if (rm->status == 101 && (!r->m.upgrade || !rm->upgrade)) {
+		conn_reply(c, 502, "unexpected 101 response from backend", false);
+		return;
+	}
+	int rc = pipeline_response(&r->pctx, rm);
+	if (rc != 0) {
+		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "response refused", false);
+		return;
+	}
+	http_strip_hop(rm);
+	bool keep = r->m.keep_alive && !c->close_after && !c->w->draining && r->req_done &&
+		    !r->m.upgrade;
+	enum http_frame frame;
+	if (http_write_response(rm, r->m.minor, keep, r->m.method == HTTP_HEAD,
+				bufferevent_get_output(c->bev), &frame) != 0) {
+		conn_abort(c, "out of memory");
+		return;
+	}
+	if (frame == HTTP_FRAME_EOF)
+		keep = false;
+	r->keep_alive = keep;
+	r->status = rm->status;
+	r->resp_started = true;
+	r->rp.frame = frame;
+	r->rp.out = bufferevent_get_output(c->bev);
+	if (rm->status == 101) {
+		tunnel_start(c);
+		return;
+	}
+	conn_pump_response(c);
+}
+
+/* ---- upstream side ---- */
+
+static bool method_idempotent(int m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_PUT ||
+	       m == HTTP_DELETE;
+}
+
+/* The upstream failed before any response byte: try another server when
+ * that cannot duplicate the request, else answer 502/504. */
+static void conn_upstream_failed(struct conn *c, bool timeout, bool mark)
+{
+	struct req *r = c->req;
+	struct upstream *up = r->up;
+	bool connected = up->connected, reused = up->reused;
+	log_warn("upstream %s (backend %s): %s%s", upstream_name(up), r->be->name,
+		 connected ? "" : "connect ", timeout ? "timed out" : "failed");
+	if (mark)
+		upstream_failed(up);
+	upstream_release(up, false);
+	r->up = NULL;
+	r->timed_out = timeout;
+	bool nothing_sent = !connected;
+	bool replayable = reused && method_idempotent(r->m.method) && !r->body_started &&
+			  r->rm.len == 0;
+	if ((nothing_sent || replayable) && ++r->attempts <= r->be->nservers + 1) {
+		if (replayable)
+			r->tried = 0; /* a stale pooled connection says nothing about the server */
+		http_parser_next(&r->rp);
+		http_msg_clear(&r->rm);
+		conn_connect(c);
+		return;
+	}
+	if (timeout)
+		conn_reply(c, 504, connected ? "backend timed out" : "backend connect timed out",
+			   false);
+	else
+		conn_reply(c, 502, "backend unreachable or broken", false);
+}
+
+static void conn_pump_request(struct conn *c);
+
+static void conn_up_connected(struct conn *c)
+{
+	struct req *r = c->req;
+	r->up->connected = true;
+	struct timeval tv = ms_tv(r->be->response_timeout_ms);
+	bufferevent_set_timeouts(r->up->bev, &tv, &tv);
+	bufferevent_setwatermark(r->up->bev, EV_READ, 0, CONN_IN_HIGH);
+	bufferevent_setwatermark(r->up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+	bufferevent_enable(r->up->bev, EV_READ | EV_WRITE);
+	if (!r->req_done)
+		conn_pump_request(c);
+}
+
+static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct req *r = c->req;
+	if (c->state == CS_TUNNEL) {
+		tunnel_end(c, bev, c->bev, what);
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_up_connected(c);
+		return;
+	}
+	bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+	if (r->resp_head) {
+		if (what & BEV_EVENT_EOF) {
+			r->up_eof = true;
+			conn_pump_response(c);
+			return;
+		}
+		conn_abort(c, timeout ? "backend timed out mid-response" : "backend failed mid-response");
+		return;
+	}
+	if (timeout && r->up->connected) {
+		/* the request may have been processed: never replayed */
+		log_warn("upstream %s (backend %s): no response within %u ms", upstream_name(r->up),
+			 r->be->name, r->be->response_timeout_ms);
+		upstream_failed(r->up);
+		conn_reply(c, 504, "backend timed out", false);
+		return;
+	}
+	if (r->rm.len > 0) {
+		conn_reply(c, 502, "backend closed mid-response", false);
+		return;
+	}
+	/* a pooled connection the server closed meanwhile is not its fault */
+	conn_upstream_failed(c, timeout, !r->up->reused);
+}
+
+static void up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct req *r = c->req;
+	if (c->state == CS_TUNNEL) {
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		evbuffer_add_buffer(out, bufferevent_get_input(bev));
+		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
+			bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if (r->resp_head) {
+		conn_pump_response(c);
+		return;
+	}
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		evbuffer_peek(in, -1, NULL, &v, 1);
+		size_t used = 0;
+		int rc = http_head_feed(&r->rp, &r->rm, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (rc == HTTP_MORE)
+			continue;
+		if (rc == HTTP_ERROR) {
+			log_warn("upstream %s (backend %s): %s", upstream_name(r->up), r->be->name,
+				 r->rp.error_why);
+			r->up_eof = true;
+			conn_reply(c, 502, "invalid response from backend", false);
+			return;
+		}
+		if (r->rm.status / 100 == 1 && r->rm.status != 101) {
+			/* interim (100, 103): we answered Expect ourselves; drop */
+			http_parser_next(&r->rp);
+			http_msg_clear(&r->rm);
+			r->rp.skip_body = r->m.method == HTTP_HEAD;
+			continue;
+		}
+		r->resp_head = true;
+		conn_response_head(c);
+		return;
+	}
+}
+
+static void up_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->state == CS_TUNNEL) {
+		if (c->tunnel_eof && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			conn_close(c);
+			return;
+		}
+		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (c->req && !c->req->req_done)
+		conn_pump_request(c);
+}
+
+static void conn_connect(struct conn *c)
+{
+	struct req *r = c->req;
+	struct upstream *up = NULL;
+	r->rp.skip_body = r->m.method == HTTP_HEAD;
+	int rc = upstream_acquire(r->ups, r->backend, &r->tried, &up);
+	if (rc != 0) {
+		if (rc == SG_ENOENT && r->attempts == 0)
+			conn_reply(c, 503, "no backend server available", false);
+		else if (r->timed_out)
+			conn_reply(c, 504, "backend connect timed out", false);
+		else
+			conn_reply(c, 502, "backend unreachable", false);
+		return;
+	}
+	r->up = up;
+	bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, c);
+	const char *host = r->be->preserve_host ? NULL : upstream_name(up);
+	struct evbuffer *out = bufferevent_get_output(up->bev);
+	enum http_frame frame;
+	if (http_write_request(&r->m, r->target, r->tlen, host, out, &frame) != 0) {
+		conn_reply(c, 500, "out of memory", false);
+		return;
+	}
+	r->server = upstream_name(up);
+	r->p.frame = frame;
+	r->p.out = out;
+	if (up->connected || up->reused)
+		conn_up_connected(c);
+	else
+		bufferevent_enable(up->bev, EV_READ);
+}
+
+/* ---- request body ---- */
+
+static void conn_pump_request(struct conn *c)
+{
+	struct req *r = c->req;
+	if (!r->up || !r->up->connected || r->req_done)
+		return;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(r->up->bev);
+	int rc;
+	do {
+		struct evbuffer_iovec v = {NULL, 0};
+		if (evbuffer_get_length(in) > 0)
+			evbuffer_peek(in, -1, NULL, &v, 1);
+		size_t used = 0;
+		rc = http_body_feed(&r->p, v.iov_base, v.iov_len, &used);
+		if (used) {
+			evbuffer_drain(in, used);
+			r->body_started = true;
+		}
+		if (rc == HTTP_ERROR) {
+			int st = r->p.error_status ? r->p.error_status : 400;
+			conn_reply(c, st, r->p.error_why ? r->p.error_why : "invalid body", false);
+			return;
+		}
+	} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
+		 evbuffer_get_length(out) < CONN_OUT_HIGH);
+	if (rc == HTTP_DONE) {
+		r->req_done = true;
+		/* pipelined requests wait in the buffer until this one is answered */
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
+		bufferevent_disable(c->bev, EV_READ); /* resumed by up_write_cb */
+	else
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/* ---- routing ---- */
+
+static bool peer_trusted(const struct conn *c, const struct sg_config *cfg)
+{
+	if (cfg->ntrusted == 0)
+		return false;
+	return config_cidr_match(cfg->trusted_proxies, cfg->ntrusted, c->peer_family, c->peer_addr);
+}
+
+static void conn_route(struct conn *c)
+{
+	struct req *r = c->req;
+	const struct sg_config *cfg = r->sc->cfg;
+	struct http_msg *m = &r->m;
+	const char *host = m->host.len ? http_slice_ptr(m, m->host) : NULL;
+	const char *path = http_slice_ptr(m, m->path);
+	size_t plen = m->path.len;
+	/* absolute-form without a path ("http://h" or "http://h?q") means "/" */
+	char fixed[2] = "/";
+	char *fpath = NULL;
+	if (plen == 0 || path[0] != '/') {
+		fpath = malloc(plen + 2);
+		if (!fpath) {
+			conn_reply(c, 500, "out of memory", false);
+			return;
+		}
+		fpath[0] = '/';
+		memcpy(fpath + 1, path, plen);
+		path = fpath;
+		plen++;
+	}
+	(void)fixed;
+	const struct sg_route *route = config_route_match(cfg, host, m->host.len, path, plen);
+	if (!route) {
+		free(fpath);
+		conn_reply(c, 404, "no route for this request", true);
+		return;
+	}
+	r->backend = route->backend;
+	r->be = &cfg->backends[route->backend];
+	r->target = malloc(plen + 2);
+	if (!r->target ||
+	    config_strip_prefix(route, path, plen, r->target, plen + 2, &r->tlen) != 0) {
+		free(fpath);
+		conn_reply(c, 500, "cannot rewrite the request target", false);
+		return;
+	}
+	free(fpath);
+
+	http_strip_hop(m);
+	r->pctx = (struct pipeline_ctx){
+		.cfg = cfg,
+		.conf_state = r->sc->pipeline,
+		.backend = r->be,
+		.backend_index = r->backend,
+		.req = m,
+		.peer = c->peer,
+	};
+	r->piped = true;
+	int rc = pipeline_request(&r->pctx);
+	if (rc != 0) {
+		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "request refused", true);
+		return;
+	}
+	if (http_set_forwarded(m, c->peer, peer_trusted(c, cfg), "http") != 0) {
+		conn_reply(c, 500, "out of memory", false);
+		return;
+	}
+	c->state = CS_FORWARD;
+	bufferevent_disable(c->bev, EV_READ); /* body is read once the upstream is connected */
+	if (m->expect_continue && m->has_body)
+		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	conn_connect(c);
+}
+
+/* ---- client side ---- */
+
+/* Reads request heads from buffered input; returns -1 when c was freed. */
+static int conn_read_head_loop(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (evbuffer_get_length(in) > 0 && (c->state == CS_IDLE || c->state == CS_HEAD)) {
+		if (c->close_after && c->state == CS_IDLE) {
+			conn_finish_close(c);
+			return 0;
+		}
+		if (!c->req) {
+			c->req = req_new(c);
+			if (!c->req) {
+				conn_close(c);
+				return -1;
+			}
+		}
+		if (c->state == CS_IDLE) {
+			c->state = CS_HEAD;
+			if (!evtimer_pending(c->timer, NULL)) {
+				struct timeval tv = ms_tv(c->req->sc->cfg->header_timeout_ms);
+				evtimer_add(c->timer, &tv);
+			}
+		}
+		struct req *r = c->req;
+		struct evbuffer_iovec v;
+		evbuffer_peek(in, -1, NULL, &v, 1);
+		size_t used = 0;
+		int rc = http_head_feed(&r->p, &r->m, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (rc == HTTP_MORE)
+			continue;
+		evtimer_del(c->timer);
+		if (rc == HTTP_ERROR)
+			conn_reply(c, r->p.error_status, r->p.error_why, false);
+		else
+			conn_route(c);
+		/* an answer given synchronously (404...) may leave c idle with
+		 * pipelined requests buffered: the loop takes the next one */
+	}
+	return 0;
+}
+
+static void conn_read_head(struct conn *c)
+{
+	c->in_loop = true;
+	if (conn_read_head_loop(c) == 0)
+		c->in_loop = false;
+}
+
+/* Takes the next buffered (pipelined) request once the previous one is
+ * answered; iterative, never recursive. */
+static void conn_process(struct conn *c)
+{
+	if (!c->in_loop && c->state == CS_IDLE)
+		conn_read_head(c);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	switch (c->state) {
+	case CS_IDLE:
+	case CS_HEAD:
+		conn_read_head(c);
+		break;
+	case CS_FORWARD:
+		conn_pump_request(c);
+		break;
+	case CS_TUNNEL: {
+		struct req *r = c->req;
+		struct evbuffer *out = bufferevent_get_output(r->up->bev);
+		evbuffer_add_buffer(out, bufferevent_get_input(bev));
+		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
+			bufferevent_disable(bev, EV_READ);
+		break;
+	}
+	case CS_CLOSING:
+		linger_read_cb(bev, c);
+		break;
+	}
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct req *r = c->req;
+	if (c->state == CS_TUNNEL) {
+		if (c->tunnel_eof && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			conn_close(c);
+			return;
+		}
+		bufferevent_enable(r->up->bev, EV_READ);
+		return;
+	}
+	if (c->state == CS_FORWARD && r && r->resp_head && !r->resp_done && r->up)
+		conn_pump_response(c);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct req *r = c->req;
+	if (c->state == CS_TUNNEL) {
+		tunnel_end(c, bev, r->up->bev, what);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->state == CS_HEAD) {
+			conn_reply(c, 408, "request header timeout", false);
+			return;
+		}
+		if (c->state == CS_FORWARD && r && !r->resp_started && !r->req_done &&
+		    (what & BEV_EVENT_READING)) {
+			conn_reply(c, 408, "request body timeout", false);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->state == CS_FORWARD && r && r->req_done) {
+		/* half-closed after a full request: still answer it */
+		c->close_after = true;
+		return;
+	}
+	if (c->state == CS_FORWARD && r && r->status == 0 && (what & BEV_EVENT_ERROR))
+		log_debug("client %s: connection error mid-request", c->peer);
+	conn_close(c);
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->state == CS_HEAD) {
+		conn_reply(c, 408, "request header timeout", false);
+		return;
+	}
+	conn_close(c); /* idle (nothing received) or end of linger */
+}
+
+/* ---- tunnel ---- */
+
+static void tunnel_start(struct conn *c)
+{
+	struct req *r = c->req;
+	c->state = CS_TUNNEL;
+	unsigned ms = r->sc->cfg->idle_timeout_ms;
+	struct timeval tv = ms_tv(ms);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_set_timeouts(r->up->bev, &tv, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+	bufferevent_setwatermark(r->up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+	/* bytes already read on either side belong to the new protocol */
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(r->up->bev));
+	evbuffer_add_buffer(bufferevent_get_output(r->up->bev), bufferevent_get_input(c->bev));
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(r->up->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- accept ---- */
+
+void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->w = w;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		c->peer_family = AF_INET;
+		memcpy(c->peer_addr, &sin->sin_addr, 4);
+		inet_ntop(AF_INET, &sin->sin_addr, c->peer, sizeof(c->peer));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		c->peer_family = AF_INET6;
+		memcpy(c->peer_addr, &sin6->sin6_addr, 16);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, c->peer, sizeof(c->peer));
+	} else {
+		strcpy(c->peer, "unknown");
+	}
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(w->base, conn_timer_cb, c);
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nconns++;
+	if (!c->bev || !c->timer) {
+		if (!c->bev)
+			evutil_closesocket(fd);
+		conn_close(c);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	const struct sg_config *cfg = w->conf->cfg;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	struct timeval idle = ms_tv(cfg->idle_timeout_ms);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_IN_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+	/* a new connection must deliver its first head within header_timeout */
+	struct timeval tv = ms_tv(cfg->header_timeout_ms);
+	evtimer_add(c->timer, &tv);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+void conn_drain_all(struct worker *w)
+{
+	struct conn *c, *next;
+	for (c = TAILQ_FIRST(&w->conns); c; c = next) {
+		next = TAILQ_NEXT(c, entry); /* conn_close frees c */
+		c->close_after = true;
+		if (c->state == CS_IDLE && !c->req)
+			conn_close(c);
+	}
+}
+
+void conn_close_all(struct worker *w)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&w->conns)))
+		conn_close(c);
+}

@@ -874,11 +874,13 @@ int http_set_forwarded(struct http_msg *m, const char *peer_ip, bool trusted, co
 	return rc;
 }
 
-static void write_headers(const struct http_msg *m, struct evbuffer *out)
+static void write_headers(const struct http_msg *m, struct evbuffer *out, bool skip_host)
 {
 	for (unsigned i = 0; i < m->nhdrs; i++) {
 		const struct http_header *h = &m->hdrs[i];
 		if (h->flags & HTTP_HDR_DELETED)
+			continue;
+		if (skip_host && slice_is(m, h->name, "host"))
 			continue;
 		evbuffer_add(out, m->buf + h->name.off, h->name.len);
 		evbuffer_add(out, ": ", 2);
@@ -888,14 +890,16 @@ static void write_headers(const struct http_msg *m, struct evbuffer *out)
 }
 
 int http_write_request(const struct http_msg *m, const char *target, size_t tlen,
-		       struct evbuffer *out, enum http_frame *ret_frame)
+		       const char *host, struct evbuffer *out, enum http_frame *ret_frame)
 {
 	enum http_frame frame = HTTP_FRAME_NONE;
 	evbuffer_add(out, m->buf + m->method_s.off, m->method_s.len);
 	evbuffer_add(out, " ", 1);
 	evbuffer_add(out, target, tlen);
 	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	write_headers(m, out);
+	if (host)
+		evbuffer_add_printf(out, "Host: %s\r\n", host);
+	write_headers(m, out, host != NULL);
 	if (m->chunked) {
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 		frame = HTTP_FRAME_CHUNKED;
@@ -921,7 +925,7 @@ int http_write_response(const struct http_msg *m, unsigned client_minor, bool ke
 	else
 		evbuffer_add_printf(out, "%s", http_status_text(m->status));
 	evbuffer_add(out, "\r\n", 2);
-	write_headers(m, out);
+	write_headers(m, out, false);
 	if (m->has_body) {
 		if (m->chunked || m->body_to_eof) {
 			if (client_minor >= 1) {

@@ -176,9 +176,10 @@ void http_strip_hop(struct http_msg *m);
 int http_set_forwarded(struct http_msg *m, const char *peer_ip, bool trusted, const char *proto);
 
 /* Writes the request head for the backend (always HTTP/1.1) with target
- * (path as the backend sees it) and returns the body framing to use. */
+ * (path as the backend sees it) and returns the body framing to use.
+ * host, when not NULL, replaces the Host header. */
 int http_write_request(const struct http_msg *m, const char *target, size_t tlen,
-		       struct evbuffer *out, enum http_frame *ret_frame);
+		       const char *host, struct evbuffer *out, enum http_frame *ret_frame);
 /* Writes the response head for a client speaking HTTP/1.client_minor, with
  * Connection handling per keep_alive; returns the body framing to use. */
 int http_write_response(const struct http_msg *m, unsigned client_minor, bool keep_alive,
