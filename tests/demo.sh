@@ -10,6 +10,7 @@
 #   DEMO_FLASK_PORT          Flask app port       (default 5000)
 #   DEMO_API_PORT            FastAPI app port     (default 8000)
 #   DEMO_SKIP_SETUP=1        do not install packages or build (binary must exist)
+#   DEMO_SESSIONGATE         the binary to run    (default build/daemon/sessiongate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/setup.sh
@@ -23,7 +24,7 @@ admin=${DEMO_ADMIN:-127.0.0.1:9090}
 flask_port=${DEMO_FLASK_PORT:-5000}
 api_port=${DEMO_API_PORT:-8000}
 py=/usr/bin/python3 # Debian's: it has flask, flask-login, fastapi, uvicorn
-sessiongate=build/daemon/sessiongate
+sessiongate=${DEMO_SESSIONGATE:-build/daemon/sessiongate}
 
 tmp=$(mktemp -d /tmp/sessiongate-demo.XXXXXX) # mode 0700: the secret lives here
 pids=()

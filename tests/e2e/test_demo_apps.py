@@ -4,6 +4,7 @@ X-Session-Patch out."""
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -213,6 +214,89 @@ class DemoApps(unittest.TestCase):
         self.assertEqual(headers["Location"], "/")
         self.assertEqual(json.loads(headers["X-Session-Patch"]),
                          {"_user_id": None, "_fresh": None, "_id": None, "api_visits": None})
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class DemoScript(unittest.TestCase):
+    """tests/demo.sh starts both apps and sessiongate, and stops exactly what
+    it started, whether sessiongate exits by itself or Ctrl-C arrives."""
+
+    def test_lifecycle(self):
+        ports = {"DEMO_FLASK_PORT": free_port(), "DEMO_API_PORT": free_port(),
+                 "DEMO_ADMIN_PORT": free_port(), "DEMO_LISTEN_PORT": free_port()}
+        binary = os.path.abspath(os.environ.get("SESSIONGATE",
+                                                os.path.join(ROOT, "build/daemon/sessiongate")))
+        env = dict(os.environ, DEMO_SKIP_SETUP="1", DEMO_SESSIONGATE=binary,
+                   DEMO_FLASK_PORT=str(ports["DEMO_FLASK_PORT"]),
+                   DEMO_API_PORT=str(ports["DEMO_API_PORT"]),
+                   DEMO_ADMIN=f"127.0.0.1:{ports['DEMO_ADMIN_PORT']}",
+                   DEMO_LISTEN=f"127.0.0.1:{ports['DEMO_LISTEN_PORT']}")
+        env.pop("SESSIONGATE_SECRET_FILE", None)
+        out = tempfile.TemporaryFile()
+        # Its own session, so a Ctrl-C can go to its whole process group, as
+        # a terminal sends it, and nothing of ours is hit.
+        proc = subprocess.Popen(["bash", os.path.join(ROOT, "tests", "demo.sh")], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+        def reap():
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            out.close()
+        self.addCleanup(reap)
+
+        def output():
+            out.seek(0)
+            return out.read().decode(errors="replace")
+
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and "open http://" not in output():
+            self.assertLess(time.monotonic(), deadline, output())
+            time.sleep(0.1)
+        text = output()
+        self.assertIn("starting the Flask app", text)
+        self.assertIn("starting the FastAPI app", text)
+        if proc.poll() is None:
+            # The proxy runs: the FastAPI app answers through it, then Ctrl-C.
+            self.assertIn(f"open http://{env['DEMO_LISTEN']}/", text)
+            status, _, body = request(ports["DEMO_LISTEN_PORT"], "GET", "/api/me")
+            self.assertEqual(status, 200)
+            self.assertIs(json.loads(body)["logged_in"], False)
+            os.killpg(proc.pid, 2)
+            self.assertEqual(proc.wait(timeout=60), 130, output())
+        else:
+            # Until the proxy engine lands, sessiongate says so and exits 1.
+            self.assertIn("proxy: not built yet", text)
+            self.assertEqual(proc.returncode, 1, text)
+            self.assertIn("sessiongate exited with status 1", text)
+        # Everything it started is gone, and so is its temp dir (with the key).
+        for name in ("DEMO_FLASK_PORT", "DEMO_API_PORT", "DEMO_LISTEN_PORT"):
+            self.assertFalse(port_open(ports[name]), name)
+        tmp = re.search(r"log: (/tmp/sessiongate-demo\.\w+)/", text).group(1)
+        self.assertFalse(os.path.exists(tmp), tmp)
+
+    def test_refuses_a_busy_port(self):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            env = dict(os.environ, DEMO_SKIP_SETUP="1", DEMO_FLASK_PORT=str(port),
+                       DEMO_SESSIONGATE=os.path.abspath(os.environ.get(
+                           "SESSIONGATE", os.path.join(ROOT, "build/daemon/sessiongate"))),
+                       DEMO_LISTEN=f"127.0.0.1:{free_port()}", DEMO_API_PORT=str(free_port()))
+            r = subprocess.run(["bash", os.path.join(ROOT, "tests", "demo.sh")], cwd=ROOT,
+                               env=env, capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"127.0.0.1:{port} is already in use", r.stderr)
 
 
 if __name__ == "__main__":
