@@ -147,7 +147,7 @@ static int refuse(const char *what, int err)
 static int do_decode(const signer *s, const char *cookie, int64_t now, int64_t max_age)
 {
 	flask_session *fs = NULL;
-	int r = flask_decode(s, cookie, strlen(cookie), now, max_age, &fs);
+	int r = flask_decode(s, NULL, cookie, strlen(cookie), now, max_age, &fs);
 	if (r)
 		return refuse("cookie refused", r);
 	/* Validate as Flask would load it (a JSON object), then print the text
@@ -210,7 +210,7 @@ static int do_sign(const signer *s, int64_t now)
 	}
 	char *cookie = NULL;
 	size_t clen = 0;
-	r = flask_encode(s, obj, now, &cookie, &clen);
+	r = flask_encode(s, NULL, obj, now, &cookie, &clen);
 	json_free(obj);
 	if (r)
 		return refuse("session refused", r);

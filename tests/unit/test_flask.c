@@ -93,6 +93,20 @@ static const struct vec {
 	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
 	"AAAAAAAAAAAAAAAAAAAAAAAAAAHCyHw4OGnw.ZVPxAA.o223JTRQohB1XwRENFkucarFnl0"
 
+/* Every test runs twice: with fresh zlib state per call, and reusing one scratch. */
+static flask_scratch *SC;
+
+static void use_scratch(void)
+{
+	ck_assert_int_eq(flask_scratch_new(&SC), 0);
+}
+
+static void drop_scratch(void)
+{
+	flask_scratch_free(SC);
+	SC = NULL;
+}
+
 static signer *vec_signer(const struct vec *v, const char *key)
 {
 	enum signer_digest d;
@@ -110,7 +124,7 @@ static signer *flask_signer(const char *key)
 
 static int decode(const signer *s, const char *cookie, int64_t now, flask_session **ret)
 {
-	return flask_decode(s, cookie, strlen(cookie), now, 31 * DAY, ret);
+	return flask_decode(s, SC, cookie, strlen(cookie), now, 31 * DAY, ret);
 }
 
 START_TEST(test_decode_vectors)
@@ -144,11 +158,11 @@ START_TEST(test_encode_vectors)
 	ck_assert_int_eq(json_parse(v->json, strlen(v->json), JSON_PARSE_PYTHON, &obj), 0);
 	char *out = NULL;
 	size_t len = 0;
-	ck_assert_int_eq(flask_encode(s, obj, TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode(s, SC, obj, TS, &out, &len), 0);
 	ck_assert_str_eq(out, v->cookie);
 	ck_assert_uint_eq(len, strlen(v->cookie));
 	free(out);
-	ck_assert_int_eq(flask_encode_text(s, v->json, strlen(v->json), TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode_text(s, SC, v->json, strlen(v->json), TS, &out, &len), 0);
 	ck_assert_str_eq(out, v->cookie);
 	free(out);
 	json_free(obj);
@@ -212,11 +226,11 @@ START_TEST(test_time)
 	flask_session *fs = NULL;
 	ck_assert_int_eq(decode(s, c, TS + 31 * DAY + 1, &fs), SG_EEXPIRED);
 	ck_assert_int_eq(decode(s, c, TS - 1, &fs), SG_EFUTURE);
-	ck_assert_int_eq(flask_decode(s, c, strlen(c), TS + 10, 9, &fs), SG_EEXPIRED);
+	ck_assert_int_eq(flask_decode(s, SC, c, strlen(c), TS + 10, 9, &fs), SG_EEXPIRED);
 	ck_assert_ptr_null(fs);
 	ck_assert_int_eq(decode(s, c, TS + 31 * DAY, &fs), 0);
 	flask_session_free(fs);
-	ck_assert_int_eq(flask_decode(s, c, strlen(c), 0, -1, &fs), 0); /* no time checks */
+	ck_assert_int_eq(flask_decode(s, SC, c, strlen(c), 0, -1, &fs), 0); /* no time checks */
 	flask_session_free(fs);
 	signer_free(s);
 }
@@ -236,7 +250,7 @@ START_TEST(test_fallback_key)
 	ck_assert_int_eq(flask_session_parse(fs, &obj), 0);
 	char *out = NULL;
 	size_t len;
-	ck_assert_int_eq(flask_encode(s, obj, TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode(s, SC, obj, TS, &out, &len), 0);
 	ck_assert_str_ne(out, vecs[1].cookie); /* re-signed with the current key */
 	flask_session *fs2 = NULL;
 	ck_assert_int_eq(decode(s, out, TS, &fs2), 0);
@@ -250,6 +264,43 @@ START_TEST(test_fallback_key)
 	free(out);
 	json_free(obj);
 	flask_session_free(fs);
+	signer_free(s);
+}
+END_TEST
+
+START_TEST(test_resign)
+{
+	/* the same payload with a new timestamp (1700003600 is "ZVP_EA" in
+	 * itsdangerous's base64_encode(int_to_bytes(ts))), and byte-identical
+	 * to a fresh encode at that time */
+	signer *s = flask_signer("secret");
+	for (size_t k = 0; k < 2; k++) {
+		flask_session *fs = NULL;
+		ck_assert_int_eq(decode(s, vecs[k].cookie, TS, &fs), 0);
+		char *out = NULL;
+		size_t len = 0;
+		ck_assert_int_eq(flask_resign(s, fs, TS + 3600, &out, &len), 0);
+		const char *dot = strrchr(vecs[k].cookie, '.');
+		size_t plen = (size_t)(dot - vecs[k].cookie) - 7; /* ".ZVPxAA" */
+		ck_assert_int_eq(memcmp(out, vecs[k].cookie, plen + 1), 0);
+		ck_assert_int_eq(memcmp(out + plen, ".ZVP_EA.", 8), 0);
+		ck_assert_uint_eq(len, strlen(out));
+		flask_session *fs2 = NULL;
+		ck_assert_int_eq(decode(s, out, TS + 3600, &fs2), 0);
+		ck_assert_str_eq(fs2->json, vecs[k].json);
+		ck_assert_uint_eq(fs2->ts, TS + 3600);
+		/* and it is what a fresh encode gives */
+		json *obj = NULL;
+		char *enc = NULL;
+		ck_assert_int_eq(flask_session_parse(fs, &obj), 0);
+		ck_assert_int_eq(flask_encode(s, SC, obj, TS + 3600, &enc, &len), 0);
+		ck_assert_str_eq(enc, out);
+		free(enc);
+		json_free(obj);
+		flask_session_free(fs2);
+		free(out);
+		flask_session_free(fs);
+	}
 	signer_free(s);
 }
 END_TEST
@@ -268,12 +319,12 @@ START_TEST(test_inflate_cap)
 	ck_assert_int_eq(flask_session_parse(fs, &obj), 0);
 	char *out = NULL;
 	size_t len;
-	ck_assert_int_eq(flask_encode(s, obj, TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode(s, SC, obj, TS, &out, &len), 0);
 	ck_assert_str_eq(out, JUSTFIT);
 	free(out);
 	/* one more byte and encode refuses what decode could not read back */
 	ck_assert_int_eq(json_object_set(obj, "b", 1, json_new_null()), 0);
-	ck_assert_int_eq(flask_encode(s, obj, TS, &out, &len), SG_ETOOBIG);
+	ck_assert_int_eq(flask_encode(s, SC, obj, TS, &out, &len), SG_ETOOBIG);
 	json_free(obj);
 	flask_session_free(fs);
 	signer_free(s);
@@ -340,9 +391,9 @@ START_TEST(test_malformed)
 	ck_assert_int_eq(decode(s, big, TS, &fs), SG_EMALFORMED);
 	free(big);
 	/* an embedded NUL is not part of any cookie */
-	ck_assert_int_eq(
-	    flask_decode(s, "eyJhIjoxfQ\0.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", 46, TS, 100, &fs),
-	    SG_EMALFORMED);
+	ck_assert_int_eq(flask_decode(s, SC, "eyJhIjoxfQ\0.ZVPxAA.hG4LXFRbN7aPAMuhb5V_1Ol-cgU", 46,
+				      TS, 100, &fs),
+			 SG_EMALFORMED);
 	flask_session_free(NULL);
 	signer_free(s);
 }
@@ -354,46 +405,55 @@ START_TEST(test_encode_rules)
 	char *out = NULL;
 	size_t len = 0;
 	json *arr = json_new_array();
-	ck_assert_int_eq(flask_encode(s, arr, TS, &out, &len), SG_EINVAL);
-	ck_assert_int_eq(flask_encode(s, NULL, TS, &out, &len), SG_EINVAL);
+	ck_assert_int_eq(flask_encode(s, SC, arr, TS, &out, &len), SG_EINVAL);
+	ck_assert_int_eq(flask_encode(s, SC, NULL, TS, &out, &len), SG_EINVAL);
 	ck_assert_ptr_null(out);
 	json_free(arr);
 	/* an empty session is still a cookie Flask can read (signed with the
 	 * TimestampSigner above: Flask itself deletes empty sessions) */
 	json *o = json_new_object();
-	ck_assert_int_eq(flask_encode(s, o, TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode(s, SC, o, TS, &out, &len), 0);
 	ck_assert_str_eq(out, "e30.ZVPxAA.omt3PgL-M3J_8Whx6kOE7kEHzec");
 	free(out);
 	/* sorted keys and ASCII escapes regardless of insertion order */
 	ck_assert_int_eq(json_object_set(o, "u", 1, json_new_string("h\xc3\xa9llo", 6)), 0);
 	ck_assert_int_eq(json_object_set(o, "caf\xc3\xa9", 5, json_new_number("1", 1)), 0);
-	ck_assert_int_eq(flask_encode(s, o, TS, &out, &len), 0);
+	ck_assert_int_eq(flask_encode(s, SC, o, TS, &out, &len), 0);
 	ck_assert_str_eq(out, "eyJjYWZcdTAwZTkiOjEsInUiOiJoXHUwMGU5bGxvIn0.ZVPxAA.oms8Tuz8eFBPu0"
 			      "KNa_TVtULCwDI");
 	free(out);
 	/* no key, no cookie */
 	signer *nokey = NULL;
 	ck_assert_int_eq(signer_new(SIGNER_SHA1, SIGNER_KDF_HMAC, "", 0, &nokey), 0);
-	ck_assert_int_eq(flask_encode(nokey, o, TS, &out, &len), SG_EINVAL);
+	ck_assert_int_eq(flask_encode(nokey, SC, o, TS, &out, &len), SG_EINVAL);
 	signer_free(nokey);
 	json_free(o);
 	signer_free(s);
 }
 END_TEST
 
-int main(void)
+static TCase *all_tests(const char *name)
 {
-	Suite *su = suite_create("flask");
-	TCase *tc = tcase_create("core");
+	TCase *tc = tcase_create(name);
 	tcase_add_loop_test(tc, test_decode_vectors, 0, NVECS);
 	tcase_add_loop_test(tc, test_encode_vectors, 0, NVECS);
 	tcase_add_loop_test(tc, test_wrong_key_salt_digest, 0, NVECS);
 	tcase_add_test(tc, test_tamper);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_fallback_key);
+	tcase_add_test(tc, test_resign);
 	tcase_add_test(tc, test_inflate_cap);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_encode_rules);
+	return tc;
+}
+
+int main(void)
+{
+	Suite *su = suite_create("flask");
+	suite_add_tcase(su, all_tests("fresh"));
+	TCase *tc = all_tests("scratch");
+	tcase_add_checked_fixture(tc, use_scratch, drop_scratch);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
