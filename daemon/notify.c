@@ -82,7 +82,7 @@ int notify_reloading(void)
 		return -1;
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ULL +
-			 (unsigned long long)ts.tv_nsec / 1000ULL);
+		     (unsigned long long)ts.tv_nsec / 1000ULL);
 	return notify_send(buf);
 }
 

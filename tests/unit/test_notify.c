@@ -90,7 +90,8 @@ static unsigned long long now_usec(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	       (unsigned long long)ts.tv_nsec / 1000ULL;
 }
 
 static void check_all_messages(void)
