@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -567,6 +568,33 @@ static int get_str_list(struct ld *l, const struct ynode *n, const char *what, c
 
 /* ---- mappings: known keys, unknown and duplicate keys ---- */
 
+/* Levenshtein distance, capped: enough to suggest "listen" for "listne". */
+static size_t edit_distance(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	if (alen > 64 || blen > 64)
+		return 99;
+	size_t row[65];
+	for (size_t j = 0; j <= blen; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= alen; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= blen; j++) {
+			size_t up = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t v = diag + cost;
+			if (up + 1 < v)
+				v = up + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			row[j] = v;
+			diag = up;
+		}
+	}
+	return row[blen];
+}
+
 /* Checks every key of map against keys[] (NULL-terminated); calls back with
  * the key's index and the value node. */
 typedef int (*key_fn)(struct ld *l, void *obj, size_t key, const struct ynode *val);
@@ -593,12 +621,19 @@ static int walk_map(struct ld *l, const struct ynode *map, const char *what,
 				break;
 		if (!keys[idx]) {
 			char list[512];
-			size_t off = 0;
-			for (size_t j = 0; keys[j] && off < sizeof(list); j++)
+			size_t off = 0, best = 0, bestd = 3; /* suggest within 2 edits */
+			for (size_t j = 0; keys[j] && off < sizeof(list); j++) {
 				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 							j ? ", " : "", keys[j]);
-			return errat(l, k, "unknown key %s (expected one of: %s)",
-				     q(k->val, k->len, qb, sizeof(qb)), list);
+				size_t d = edit_distance(k->val, k->len, keys[j]);
+				if (d < bestd)
+					best = j, bestd = d;
+			}
+			char hint[96] = "";
+			if (bestd < 3)
+				snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", keys[best]);
+			return errat(l, k, "unknown key %s (expected one of: %s)%s",
+				     q(k->val, k->len, qb, sizeof(qb)), list, hint);
 		}
 		int rc = fn(l, obj, idx, v);
 		if (rc)
@@ -1006,6 +1041,12 @@ static int load_secrets(struct ld *l)
 
 static unsigned cpu_count(void)
 {
+	/* the CPUs we may run on (taskset, cpusets), not all the machine has */
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+		int n = CPU_COUNT(&set);
+		return n > 1024 ? 1024 : (unsigned)n;
+	}
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }

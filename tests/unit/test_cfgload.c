@@ -280,6 +280,10 @@ static const struct {
 } broken[] = {
 	{"listne: 127.0.0.1:8080\n", "conf.yaml:1:1: ",
 	 "unknown key \"listne\" (expected one of: listen, workers, admin,"},
+	{"listen: 127.0.0.1:8080\nbackends:\n  - nmae: x\n", "conf.yaml:3:5: ",
+	 "preserve_host, starlette_secret_key_file, starlette_cookie_name); did you mean \"name\"?"},
+	{"listen: 127.0.0.1:8080\nroutes:\n  - zzzzzz: x\n", "conf.yaml:3:5: ",
+	 "(expected one of: prefix, host, backend, strip_prefix)"},
 	{"listen: 127.0.0.1:8080\nsession:\n  secret_key_fil: x\n", "conf.yaml:3:3: ",
 	 "unknown key \"secret_key_fil\" (expected one of: secret_key_file,"},
 	{"listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081\n", "conf.yaml:2:1: ",
