@@ -512,6 +512,8 @@ static void out_add(struct http_parser *p, const void *d, size_t n)
 static int cb_body(llhttp_t *ll, const char *at, size_t len)
 {
 	struct http_parser *p = ll->data;
+	if (len == 0)
+		return 0; /* llhttp flushes empty spans: not an empty chunk */
 	p->body_bytes += len;
 	if (p->kind == HTTP_KIND_REQUEST && p->lim->max_body && p->body_bytes > p->lim->max_body)
 		return fail(p, 413, "request body too large");

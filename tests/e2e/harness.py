@@ -1,0 +1,324 @@
+"""tests/e2e/harness.py — shared helpers for end-to-end tests: free ports,
+child processes stopped by PID (even when a test fails), a config written to
+a temp dir, the daemon started and awaited, Python backends, raw HTTP.
+
+Typical use:
+
+    class T(harness.TestCase):
+        @classmethod
+        def setUpClass(cls):
+            super().setUpClass()
+            cls.be = cls.start_backend("echo", "echo_backend.py")
+            cls.sg = cls.start_daemon(backends={"api": [cls.be.addr]})
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BACKENDS = os.path.join(HERE, "backends")
+PYTHON = "/usr/bin/python3"  # Debian's: it has flask, fastapi, uvicorn, websockets
+SESSIONGATE = os.environ.get("SESSIONGATE", os.path.join(ROOT, "build", "daemon", "sessiongate"))
+SECRET = b"e2e-test-secret"
+
+
+def free_port():
+    """A port nothing listens on right now (127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc=None, timeout=20.0, log=None):
+    """Waits until 127.0.0.1:port accepts; fails early when proc exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening"
+                               + (":\n" + read_log(log) if log else ""))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.03)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def read_log(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Proc:
+    """A child process with its log file; stop() ends it by PID."""
+
+    def __init__(self, name, argv, log_path, env=None, cwd=None):
+        self.name = name
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=cwd or ROOT)
+        self.pid = self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        return read_log(self.log_path)
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout=10):
+        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self._log.closed:
+            self._log.close()
+        return self.proc.returncode
+
+    def rss_kib(self):
+        """VmRSS from /proc/PID/status, in KiB."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+class Backend(Proc):
+    def __init__(self, name, argv, log_path, port, record=None):
+        super().__init__(name, argv, log_path)
+        self.port = port
+        self.addr = f"127.0.0.1:{port}"
+        self.record = record
+
+    def received(self):
+        """Requests the backend recorded (echo_backend.py --record)."""
+        if not self.record or not os.path.exists(self.record):
+            return []
+        with open(self.record) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def clear(self):
+        if self.record and os.path.exists(self.record):
+            open(self.record, "w").close()
+
+
+class Daemon(Proc):
+    def __init__(self, name, argv, log_path, port, config_path):
+        super().__init__(name, argv, log_path)
+        self.port = port
+        self.config_path = config_path
+
+    def conn(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def get(self, path, headers=None, method="GET", body=None, timeout=10):
+        """One request on a new connection: (status, headers dict lowercased, body)."""
+        c = self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+
+def yaml_str(s):
+    return json.dumps(str(s))  # JSON strings are YAML strings
+
+
+def make_config(tmpdir, listen_port, backends, routes=None, extra="", secret=SECRET,
+                backend_opts=None, session_extra=""):
+    """Writes a config and a secret key file into tmpdir; returns the path.
+    backends: {name: [addr, ...]} (order kept); routes: [(prefix, backend,
+    strip_prefix, host)] (default: "/" to the first backend); backend_opts:
+    {name: "yaml lines"}; session_extra: YAML lines for the session
+    section; extra: top-level YAML."""
+    key = os.path.join(tmpdir, "secret_key")
+    with open(key, "wb") as f:
+        f.write(secret)
+    lines = [f"listen: 127.0.0.1:{listen_port}", "workers: 1",
+             "session:", f"  secret_key_file: {yaml_str(key)}"]
+    if session_extra:
+        lines.extend("  " + l for l in session_extra.strip("\n").split("\n"))
+    lines.append("backends:")
+    for name, servers in backends.items():
+        lines.append(f"  - name: {name}")
+        lines.append("    servers: [" + ", ".join(servers) + "]")
+        if backend_opts and name in backend_opts:
+            lines.extend("    " + l for l in backend_opts[name].strip("\n").split("\n"))
+    lines.append("routes:")
+    if routes is None:
+        routes = [("/", next(iter(backends)), False, None)]
+    for prefix, be, strip, host in routes:
+        lines.append(f"  - prefix: {yaml_str(prefix)}")
+        lines.append(f"    backend: {be}")
+        if strip:
+            lines.append("    strip_prefix: true")
+        if host:
+            lines.append(f"    host: {host}")
+    text = "\n".join(lines) + "\n" + extra
+    path = os.path.join(tmpdir, "sessiongate.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class TestCase(unittest.TestCase):
+    """Owns a temp dir and every process it starts (stopped by PID at class
+    teardown, also when setUpClass or a test fails)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sg-e2e-")
+        cls.addClassCleanup(cls.tmp.cleanup)
+
+    @classmethod
+    def _own(cls, proc):
+        cls.addClassCleanup(proc.stop)
+        return proc
+
+    @classmethod
+    def start_backend(cls, name, script, *args, port=None, record=True):
+        """Starts tests/e2e/backends/<script> --port P [--record F] [args]."""
+        port = port or free_port()
+        rec = os.path.join(cls.tmp.name, name + ".jsonl") if record else None
+        argv = [PYTHON, os.path.join(BACKENDS, script), "--port", str(port), "--name", name]
+        if rec:
+            argv += ["--record", rec]
+        argv += list(args)
+        b = cls._own(Backend(name, argv, os.path.join(cls.tmp.name, name + ".log"), port, rec))
+        wait_port(port, b.proc, log=b.log_path)
+        return b
+
+    @classmethod
+    def start_process(cls, name, argv, port, env=None):
+        """Any other server (uvicorn...), awaited on port."""
+        p = cls._own(Proc(name, argv, os.path.join(cls.tmp.name, name + ".log"), env=env))
+        wait_port(port, p.proc, log=p.log_path)
+        return p
+
+    @classmethod
+    def start_daemon(cls, backends, routes=None, extra="", name="sessiongate",
+                     backend_opts=None, config_text=None, session_extra=""):
+        """Writes a config (or config_text with {port} and {secret_file}) and
+        starts the daemon on a free port; returns a Daemon once it listens."""
+        port = free_port()
+        d = os.path.join(cls.tmp.name, name)
+        os.makedirs(d, exist_ok=True)
+        if config_text is not None:
+            key = os.path.join(d, "secret_key")
+            with open(key, "wb") as f:
+                f.write(SECRET)
+            path = os.path.join(d, "sessiongate.yaml")
+            with open(path, "w") as f:
+                f.write(config_text.format(port=port, secret_file=key))
+        else:
+            path = make_config(d, port, backends, routes, extra, backend_opts=backend_opts,
+                               session_extra=session_extra)
+        dm = cls._own(Daemon(name, [SESSIONGATE, "-c", path],
+                             os.path.join(d, "daemon.log"), port, path))
+        wait_port(port, dm.proc, log=dm.log_path)
+        return dm
+
+
+# ---- raw HTTP over sockets (for what http.client will not send) ----
+
+def raw_connect(port, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_all(sock, timeout=10):
+    """Everything until the peer closes (or timeout)."""
+    sock.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                break
+            out += d
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return out
+
+
+def raw_request(port, data, timeout=10):
+    """Sends raw bytes, half-closes nothing, reads until the server closes."""
+    with raw_connect(port, timeout) as s:
+        s.sendall(data)
+        return recv_all(s, timeout)
+
+
+class RawResponse:
+    def __init__(self, status, headers, body, raw_head):
+        self.status, self.headers, self.body, self.raw_head = status, headers, body, raw_head
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+def read_response(f, head_request=False):
+    """Reads exactly one response (Content-Length, chunked or close-delimited)
+    from f = sock.makefile("rb") (keep one per socket: it buffers); returns a
+    RawResponse, or None if the peer closed first."""
+    line = f.readline()
+    if not line:
+        return None
+    status = int(line.split()[1])
+    headers = []
+    raw = line
+    while True:
+        l = f.readline()
+        raw += l
+        if l in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = l.decode("latin-1").partition(":")
+        headers.append((k.strip(), v.strip()))
+    h = {k.lower(): v for k, v in headers}
+    body = b""
+    if head_request or status in (204, 304) or 100 <= status < 200:
+        pass
+    elif h.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int(f.readline().split(b";")[0], 16)
+            if size == 0:
+                while f.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            body += f.read(size)
+            f.readline()
+    elif "content-length" in h:
+        body = f.read(int(h["content-length"]))
+    else:
+        body = f.read()
+    return RawResponse(status, headers, body, raw)
+
+
+def main():
+    unittest.main(verbosity=2)
