@@ -1,11 +1,15 @@
 """tests/e2e/test_systemd_unit.py — systemd/sessiongate.service passes
 `systemd-analyze verify` (pointed at the built binary), keeps its sandboxing,
-and its stop timeout leaves room for the drain deadline."""
+and its stop timeout leaves room for the drain deadline; the real daemon
+speaks sd_notify on a test NOTIFY_SOCKET the way Type=notify expects."""
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,6 +175,102 @@ class SystemdUnit(unittest.TestCase):
         self.assertEqual(self.values("SystemCallFilter")[0], "@system-service")
         self.assertEqual(self.values("AmbientCapabilities"), [""])
         self.assertIn("CAP_NET_BIND_SERVICE", self.text)  # the note for ports < 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DaemonNotify(unittest.TestCase):
+    """The real daemon under a NOTIFY_SOCKET, as systemd runs a Type=notify
+    service: READY=1 once it accepts, RELOADING=1 + MONOTONIC_USEC then
+    READY=1 around a SIGHUP (good or bad config), STOPPING=1 on SIGTERM."""
+
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory(prefix="sg-notify-")
+        self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(self.sock.close)
+        self.sock.bind(os.path.join(self.tmp, "notify"))
+        key = os.path.join(self.tmp, "flask_secret_key")
+        with open(key, "w") as f:
+            f.write("notify-test-key\n")
+        self.port = free_port()
+        with open(os.path.join(ROOT, "conf", "sessiongate.yaml")) as f:
+            text = f.read()
+        self.good = (text.replace("127.0.0.1:8080", f"127.0.0.1:{self.port}")
+                     .replace("127.0.0.1:9090", f"127.0.0.1:{free_port()}"))
+        self.config = os.path.join(self.tmp, "sessiongate.yaml")
+        with open(self.config, "w") as f:
+            f.write(self.good)
+        binary = os.path.abspath(os.environ.get("SESSIONGATE",
+                                                os.path.join(ROOT, "build/daemon/sessiongate")))
+        env = dict(os.environ, NOTIFY_SOCKET=os.path.join(self.tmp, "notify"),
+                   SESSIONGATE_SECRET_FILE=key)
+        self.log = open(os.path.join(self.tmp, "daemon.log"), "w+")
+        self.addCleanup(self.log.close)
+        self.proc = subprocess.Popen([binary, "-c", self.config], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addCleanup(self.stop)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def daemon_log(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def recv(self):
+        """The next datagram other than STATUS= (free text, may come at any time)."""
+        deadline = time.monotonic() + 15
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fail(f"no notify message; daemon log:\n{self.daemon_log()}")
+            self.sock.settimeout(left)
+            try:
+                msg = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            if not msg.startswith("STATUS="):
+                return msg
+
+    def assert_reload_cycle(self):
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.proc.send_signal(signal.SIGHUP)
+        msg = self.recv()
+        m = re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=(\d+)", msg)
+        self.assertIsNotNone(m, repr(msg))
+        self.assertGreaterEqual(int(m.group(1)), before)
+        self.assertLessEqual(int(m.group(1)), time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
+        self.assertEqual(self.recv(), "READY=1")
+
+    def accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+
+    def test_ready_reload_stop(self):
+        self.assertEqual(self.recv(), "READY=1")
+        self.assertTrue(self.accepts(), "READY=1 before the listener accepts")
+        self.assert_reload_cycle()
+        # A broken config: the reload is refused, and READY=1 tells systemd
+        # that the old configuration keeps serving.
+        with open(self.config, "w") as f:
+            f.write(self.good + "\nnot_a_key: 1\n")
+        self.assert_reload_cycle()
+        self.assertTrue(self.accepts())
+        self.assertIsNone(self.proc.poll())
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.recv(), "STOPPING=1")
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.daemon_log())
 
 
 if __name__ == "__main__":
