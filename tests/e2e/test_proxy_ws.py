@@ -1,0 +1,59 @@
+"""tests/e2e/test_proxy_ws.py — WebSocket through the proxy: the Upgrade
+handshake is forwarded, then the connections are joined as a byte tunnel
+(echo of small and large messages, text and binary, with a real client)."""
+import asyncio
+import os
+import sys
+import unittest
+
+import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+class WebSocketTest(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ws = cls.start_backend("ws", "ws_echo.py", record=False)
+        cls.be = cls.start_backend("be", "echo_backend.py")
+        cls.sg = cls.start_daemon(backends={"ws": [cls.ws.addr], "be": [cls.be.addr]},
+                                  routes=[("/ws", "ws", True, None), ("/", "be", False, None)])
+
+    def run_client(self, messages):
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.sg.port}/ws/echo",
+                                          max_size=None) as ws:
+                out = []
+                for m in messages:
+                    await ws.send(m)
+                    out.append(await ws.recv())
+                return out
+        return asyncio.run(go())
+
+    def test_small_messages(self):
+        msgs = ["hello", "", "ü" * 10, b"\x00\x01\x02"] + [f"m{i}" for i in range(100)]
+        self.assertEqual(self.run_client(msgs), msgs)
+
+    def test_large_messages(self):
+        big = os.urandom(8 * 1024 * 1024)
+        text = "x" * (3 * 1024 * 1024)
+        self.assertEqual(self.run_client([big, text, big[:70000]]), [big, text, big[:70000]])
+
+    def test_upgrade_refused_by_plain_backend(self):
+        # a backend that does not switch protocols answers normally; the
+        # connection is then closed (the client may already speak the new protocol)
+        raw = (b"GET /echo HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        resp = harness.raw_request(self.sg.port, raw, timeout=5)
+        self.assertTrue(resp.startswith(b"HTTP/1.1 200"), resp[:80])
+        self.assertIn(b"Connection: close", resp)
+        rec = self.be.received()[-1]
+        names = {k.lower(): v for k, v in rec["headers"]}
+        self.assertEqual(names.get("upgrade"), "websocket")
+        self.assertEqual(names.get("connection"), "upgrade")
+
+
+if __name__ == "__main__":
+    harness.main()
