@@ -35,6 +35,7 @@ struct wz_pair {
 	const char *key, *val;
 	size_t klen, vlen;
 	size_t seg, seg_end;
+	bool stray_quote; /* value starts with '"' but is not one quoted string */
 };
 
 /* The byte at i of hdr + ";" (werkzeug appends a ';' before matching). */
@@ -49,6 +50,7 @@ static unsigned char at(const char *b, size_t n, size_t i)
 static int wz_next(const char *b, size_t n, size_t *pos, struct wz_pair *p)
 {
 	size_t i = *pos, j = i, end, vs, ve;
+	bool quoted = false;
 	if (i >= n)
 		return 0;
 	while (at(b, n, j) != '=' && at(b, n, j) != ';')
@@ -87,6 +89,7 @@ static int wz_next(const char *b, size_t n, size_t *pos, struct wz_pair *p)
 				if (at(b, n, r) == ';') {
 					ve = q + 1;
 					end = r + 1;
+					quoted = true;
 				}
 			}
 		}
@@ -122,6 +125,7 @@ static int wz_next(const char *b, size_t n, size_t *pos, struct wz_pair *p)
 	p->klen = ke - ks;
 	p->val = b + vs;
 	p->vlen = ve - vs;
+	p->stray_quote = vs < n && b[vs] == '"' && !quoted;
 	p->seg = ks;
 	p->seg_end = ve > j ? ve : ke; /* "key=value" raw, or the bare stripped key */
 	*pos = end;
@@ -256,7 +260,9 @@ int cookie_replace(const char *hdr, size_t len, const char *name, size_t nlen, c
 	size_t pos = 0;
 	struct wz_pair p;
 	while (wz_next(hdr, len, &pos, &p) == 1) {
-		if (p.klen == 0)
+		/* werkzeug skips empty names; a stray quote could swallow the
+		 * following "; name=..." once re-joined, so drop that too */
+		if (p.klen == 0 || p.stray_quote)
 			continue;
 		bool same = p.klen == nlen && memcmp(p.key, name, nlen) == 0;
 		if (!same && !seg_names(hdr + p.seg, p.seg_end - p.seg, name, nlen)) {

@@ -32,8 +32,9 @@ size_t cookie_unquote(const char *v, size_t len, char *out);
  * none at all when value is NULL. Other cookies keep their bytes and order
  * and are joined with "; ". To be safe against every parser a backend might
  * use (werkzeug's, Starlette's split on ';', browsers'), a segment is also
- * dropped when any ';'-separated piece of it names the cookie, and whatever
- * werkzeug could not parse (after a newline) is dropped. *ret is malloc'd,
+ * dropped when any ';'-separated piece of it names the cookie, as is a value
+ * with an unbalanced leading DQUOTE (once re-joined it could swallow the next
+ * cookie), and whatever werkzeug could not parse (after a newline). *ret is malloc'd,
  * NUL-terminated, possibly empty. Returns 0, SG_EINVAL (value with bytes that
  * need quoting) or SG_ENOMEM. */
 int cookie_replace(const char *hdr, size_t len, const char *name, size_t nlen, const char *value,

@@ -76,6 +76,9 @@ static const struct {
 	{"a=1", "new", "a=1; session=new"},
 	{"", "new", "session=new"},
 	{"sessionx=1; xsession=2", NULL, "sessionx=1; xsession=2"},
+	/* found by fuzzing: re-joined, x's stray quote would swallow session */
+	{"x=\"a; b=1", NULL, "b=1"},
+	{"x=\"a; x=\"a; session=evil\"; sessionl\"; session=1", "v", "session=v; sessionl\""},
 };
 
 START_TEST(test_replace)
