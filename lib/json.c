@@ -763,11 +763,12 @@ static char *put_u(char *d, uint32_t u)
 
 static int dump_string(struct out *o, const char *str, size_t len, bool ascii)
 {
-	/* worst case: every byte becomes \u00XX (6 bytes); multi-byte sequences
-	 * expand by at most 3x */
-	if (len > (SIZE_MAX - 2) / 6)
+	/* Invariant: room for the rest of the input copied 1:1 plus the closing
+	 * quote; before an escape (at most 12 bytes, a surrogate pair) room is
+	 * topped up. Reserving 6x up front would over-allocate plain strings. */
+	if (len > SIZE_MAX - 16)
 		return SG_ENOMEM;
-	int err = out_reserve(o, 6 * len + 2);
+	int err = out_reserve(o, len + 2);
 	if (err)
 		return err;
 	const unsigned char *s = (const unsigned char *)str, *e = s + len;
@@ -779,6 +780,13 @@ static int dump_string(struct out *o, const char *str, size_t len, bool ascii)
 			*d++ = (char)c;
 			s++;
 			continue;
+		}
+		size_t used = (size_t)(d - o->p), rest = (size_t)(e - s);
+		if (o->cap - used - 1 < rest + 13) {
+			o->len = used;
+			if ((err = out_reserve(o, rest + 13)))
+				return err;
+			d = o->p + used;
 		}
 		if (c < 0x80) {
 			s++;

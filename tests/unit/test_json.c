@@ -1168,6 +1168,38 @@ START_TEST(test_dump_append)
 }
 END_TEST
 
+/* Strings that expand a lot (astral: 4 bytes -> 12) grow the output buffer
+ * mid-string; ASan checks the bounds, the expected text checks the bytes. */
+START_TEST(test_dump_growth)
+{
+	enum { N = 3000 };
+	char *raw = malloc(4 * N + 1), *want = malloc(12 * N + 8);
+	raw[0] = '\x01';
+	memcpy(want, "\"\\u0001", 7);
+	for (int i = 0; i < N; i++) {
+		memcpy(raw + 1 + 4 * i, "\360\237\230\200", 4);
+		memcpy(want + 7 + 12 * i, "\\ud83d\\ude00", 12);
+	}
+	want[7 + 12 * N] = '"';
+	json *v = json_new_string(raw, 4 * N + 1);
+	assert_dump(v, JSON_DUMP_ASCII, want, 12 * N + 8);
+	/* into a caller buffer that starts small and nearly full */
+	for (size_t cap0 = 1; cap0 < 40; cap0 += 7) {
+		char *buf = malloc(cap0);
+		size_t len = cap0 - 1, cap = cap0;
+		memset(buf, 'x', len);
+		ck_assert_int_eq(json_dump_append(v, JSON_DUMP_ASCII, &buf, &len, &cap), 0);
+		ck_assert_uint_eq(len, cap0 - 1 + 12 * N + 8);
+		ck_assert(memcmp(buf + cap0 - 1, want, 12 * N + 8) == 0);
+		ck_assert_int_eq(buf[len], '\0');
+		free(buf);
+	}
+	json_free(v);
+	free(raw);
+	free(want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -1193,6 +1225,7 @@ int main(void)
 	tcase_add_test(tc, test_array_edit);
 	tcase_add_test(tc, test_constructors);
 	tcase_add_test(tc, test_dump_append);
+	tcase_add_test(tc, test_dump_growth);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
