@@ -184,6 +184,17 @@ def make_config(tmpdir, listen_port, backends, routes=None, extra="", secret=SEC
     return path
 
 
+def check_daemon_exit(dm):
+    """Stops the daemon (SIGTERM: drain) and fails the class when it did not
+    exit 0 or a sanitizer (ASan, LSan, UBSan) reported anything."""
+    code = dm.stop()
+    log = dm.log()
+    if "Sanitizer" in log or "runtime error:" in log:
+        raise AssertionError(f"{dm.name}: sanitizer report:\n{log[-4000:]}")
+    if code != 0:
+        raise AssertionError(f"{dm.name}: exit status {code}:\n{log[-2000:]}")
+
+
 class TestCase(unittest.TestCase):
     """Owns a temp dir and every process it starts (stopped by PID at class
     teardown, also when setUpClass or a test fails)."""
@@ -236,8 +247,8 @@ class TestCase(unittest.TestCase):
         else:
             path = make_config(d, port, backends, routes, extra, backend_opts=backend_opts,
                                session_extra=session_extra)
-        dm = cls._own(Daemon(name, [SESSIONGATE, "-c", path],
-                             os.path.join(d, "daemon.log"), port, path))
+        dm = Daemon(name, [SESSIONGATE, "-c", path], os.path.join(d, "daemon.log"), port, path)
+        cls.addClassCleanup(check_daemon_exit, dm)
         wait_port(port, dm.proc, log=dm.log_path)
         return dm
 
