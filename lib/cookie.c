@@ -1,4 +1,5 @@
-/* lib/cookie.c — Cookie header find/rewrite (werkzeug's rules), Set-Cookie parse (RFC 6265) and build (werkzeug's dump_cookie). */
+/* lib/cookie.c — Cookie header find/rewrite (werkzeug's rules), Set-Cookie parse (RFC 6265) and
+ * build (werkzeug's dump_cookie). */
 #include "cookie.h"
 
 #include <stdio.h>
@@ -156,9 +157,8 @@ size_t cookie_unquote(const char *v, size_t len, char *out)
 	const char *b = v + 1;
 	size_t n = len - 2, o = 0;
 	for (size_t i = 0; i < n;) {
-		if (b[i] == '\\' && i + 3 < n && b[i + 1] >= '0' &&
-		    b[i + 1] <= '3' && b[i + 2] >= '0' && b[i + 2] <= '7' && b[i + 3] >= '0' &&
-		    b[i + 3] <= '7') {
+		if (b[i] == '\\' && i + 3 < n && b[i + 1] >= '0' && b[i + 1] <= '3' &&
+		    b[i + 2] >= '0' && b[i + 2] <= '7' && b[i + 3] >= '0' && b[i + 3] <= '7') {
 			out[o++] = (char)(((b[i + 1] - '0') << 6) | ((b[i + 2] - '0') << 3) |
 					  (b[i + 3] - '0'));
 			i += 4;
@@ -435,7 +435,8 @@ int cookie_format_date(int64_t t, char buf[30])
 		wd += 7;
 	char tmp[64]; /* roomy so the compiler can prove no truncation */
 	snprintf(tmp, sizeof(tmp), "%s, %02u %s %04d %02d:%02d:%02d GMT", wdays[wd], d,
-		 months[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+		 months[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60),
+		 (int)(secs % 60));
 	memcpy(buf, tmp, 30);
 	return 0;
 }

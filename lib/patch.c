@@ -1,4 +1,5 @@
-/* lib/patch.c — merge patch (RFC 7386), JSON Patch (RFC 6902) and session diffs on Flask's tagged session. */
+/* lib/patch.c — merge patch (RFC 7386), JSON Patch (RFC 6902) and session diffs on Flask's tagged
+ * session. */
 #include "patch.h"
 
 #include <stdint.h>
@@ -181,12 +182,8 @@ static json **child_slot(json *c, const struct tok *t)
 	size_t idx, ukl;
 	struct json_member *m;
 	switch (k) {
-	case C_OBJ:
-		m = obj_member(c, t);
-		return m ? &m->val : NULL;
-	case C_DI:
-		m = di_member(c, &ukl);
-		return tok_is(t, m->key, ukl) ? &m->val : NULL;
+	case C_OBJ: m = obj_member(c, t); return m ? &m->val : NULL;
+	case C_DI: m = di_member(c, &ukl); return tok_is(t, m->key, ukl) ? &m->val : NULL;
 	case C_ARR:
 	case C_TUPLE: {
 		json *a = container_array(c, k);
@@ -405,8 +402,8 @@ static int num_equal(const json *a, const json *b, bool *eq)
 	if (x.zero || y.zero)
 		*eq = x.zero && y.zero;
 	else
-		*eq = x.neg == y.neg && x.exp == y.exp && x.nd == y.nd &&
-		      memcmp(x.d, y.d, x.nd) == 0;
+		*eq =
+		    x.neg == y.neg && x.exp == y.exp && x.nd == y.nd && memcmp(x.d, y.d, x.nd) == 0;
 	free(x.d);
 	free(y.d);
 	return 0;
@@ -572,7 +569,8 @@ static int op_parse(const json *v, struct op *o)
 	static const char *const names[] = {"add", "remove", "replace", "move", "copy", "test"};
 	size_t k;
 	for (k = 0; k < 6; k++)
-		if (strlen(names[k]) == op->u.str.len && memcmp(names[k], op->u.str.ptr, op->u.str.len) == 0)
+		if (strlen(names[k]) == op->u.str.len &&
+		    memcmp(names[k], op->u.str.ptr, op->u.str.len) == 0)
 			break;
 	if (k == 6)
 		return SG_EMALFORMED;

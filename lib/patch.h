@@ -1,4 +1,5 @@
-/* lib/patch.h — applying a backend's session changes: merge patch, JSON Patch, or a whole-session diff.
+/* lib/patch.h — applying a backend's session changes: merge patch, JSON Patch, or a whole-session
+ * diff.
  *
  * The session is Flask's stored (tagged) JSON object; backends address and
  * write its plain view (lib/tag.h):
@@ -32,7 +33,7 @@
 
 struct patch_policy {
 	char *const *keys; /* exact keys, or "prefix*" */
-	size_t nkeys;      /* 0 = every key writable */
+	size_t nkeys;	   /* 0 = every key writable */
 };
 
 /* May a backend with this policy write top-level key? (NULL policy: yes.) */

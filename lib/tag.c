@@ -119,8 +119,8 @@ static json *datetime_plain(const json *s)
 	if (year < 100)
 		year += year > 68 ? 1900 : 2000;
 	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int maxd = dm[mon - 1] +
-		   (mon == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0));
+	int maxd =
+	    dm[mon - 1] + (mon == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0));
 	if (year < 1 || day > maxd)
 		return NULL;
 	char out[32];
@@ -175,9 +175,7 @@ static int plain(const json *v, json **ret)
 	json *r = NULL;
 	const json *inner;
 	switch (v->type) {
-	case JSON_NUMBER:
-		r = is_nonfinite(v) ? json_new_null() : json_copy(v);
-		break;
+	case JSON_NUMBER: r = is_nonfinite(v) ? json_new_null() : json_copy(v); break;
 	case JSON_ARRAY: return plain_array(v, ret);
 	case JSON_OBJECT:
 		inner = v->u.obj.len == 1 ? v->u.obj.m[0].val : NULL;
@@ -307,7 +305,8 @@ int tag_escape(const json *v, json **ret)
 			json_free(inner);
 			return SG_ENOMEM;
 		}
-		if (!(err = tag_escape(m->val, &c)) && !(err = json_object_set(inner, key, m->klen + 2, c)))
+		if (!(err = tag_escape(m->val, &c)) &&
+		    !(err = json_object_set(inner, key, m->klen + 2, c)))
 			err = json_object_set(r, " di", 3, inner);
 		else
 			json_free(inner);

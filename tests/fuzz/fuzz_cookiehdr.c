@@ -1,4 +1,5 @@
-/* tests/fuzz/fuzz_cookiehdr.c — Cookie find/strip/replace and Set-Cookie parse/build on arbitrary bytes.
+/* tests/fuzz/fuzz_cookiehdr.c — Cookie find/strip/replace and Set-Cookie parse/build on arbitrary
+ * bytes.
  *
  * Input: optional "name" NUL prefix (1..64 bytes, else "session"), then the
  * header value, used both as a Cookie and as a Set-Cookie header. */
@@ -108,14 +109,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c.has_max_age)
 			CHECK(cookie_is_deletion(&c, 0) == (c.max_age <= 0));
 		/* what we build parses back to the same name and value */
-		struct cookie_attrs a = {.path = "/", .httponly = true, .secure = c.secure,
-					 .partitioned = c.partitioned, .samesite = c.samesite};
+		struct cookie_attrs a = {.path = "/",
+					 .httponly = true,
+					 .secure = c.secure,
+					 .partitioned = c.partitioned,
+					 .samesite = c.samesite};
 		if (cookie_build(c.name, c.name_len, c.value, c.value_len, &a,
 				 c.has_expires ? c.expires : -1, &out, &ol) == 0) {
 			struct set_cookie b;
 			CHECK(cookie_parse_set_cookie(out, ol, &b) == 0);
 			CHECK(b.name_len == c.name_len && memcmp(b.name, c.name, c.name_len) == 0);
-			if (!memchr(c.value, '"', c.value_len) && !memchr(c.value, ';', c.value_len))
+			if (!memchr(c.value, '"', c.value_len) &&
+			    !memchr(c.value, ';', c.value_len))
 				CHECK(b.value_len >= c.value_len);
 			CHECK(b.httponly && b.path && b.samesite == c.samesite);
 			if (c.has_expires && c.expires >= 0 && c.expires <= 253402300799LL)

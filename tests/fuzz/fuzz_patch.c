@@ -1,4 +1,5 @@
-/* tests/fuzz/fuzz_patch.c — patches on tagged sessions: all-or-nothing, valid results, policy, no forged tags.
+/* tests/fuzz/fuzz_patch.c — patches on tagged sessions: all-or-nothing, valid results, policy, no
+ * forged tags.
  *
  * Input: session JSON, a NUL byte, patch JSON. Without a NUL (or with a
  * session that is not a dict) a fixed session holding every tag is used and
@@ -20,7 +21,8 @@
 
 static const char fixed[] =
     "{\"t\":{\" t\":[1,{\" t\":[]},{\"k\":2}]},\"b\":{\" b\":\"AA==\"},\"m\":{\" m\":\"<i>\"},"
-    "\"u\":{\" u\":\"12345678123456781234567812345678\"},\"dt\":{\" d\":\"Tue, 24 Nov 2026 09:00:00 "
+    "\"u\":{\" u\":\"12345678123456781234567812345678\"},\"dt\":{\" d\":\"Tue, 24 Nov 2026 "
+    "09:00:00 "
     "GMT\"},\"di\":{\" di\":{\" t__\":{\"x\":1}}},\"ill\":{\" t\":5},\"n\":NaN,\"p_a\":{\"y\":[1]},"
     "\"x\":{\"y\":[1,2]}}";
 

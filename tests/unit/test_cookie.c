@@ -13,34 +13,34 @@ static const struct {
 	bool found;
 	const char *val;
 } find_vec[] = {
-	{"session=abc", true, "abc"},
-	{"a=1; session=abc; session=def", true, "abc"},
-	{" session = abc ; x=1", true, "abc"},
-	{"session", true, ""},
-	{"session; session=abc", true, ""},
-	{"=x; session=1", true, "1"},
-	{"session=\"a\\\"b\"; x=2", true, "a\"b"},
-	{"session=\"a;b\"; x=2", true, "a;b"},
-	{"session=\"abc\"def; x=1", true, "\"abc\"def"},
-	{"x=\"a; session=evil\"; y=1", false, NULL},
-	{"a=b\012session=1", false, NULL},
-	{"session=a\012b; x=1", false, NULL},
-	{"session=\"a\\\012b\"; x=1", false, NULL},
-	{"session=\"\\101\\1\"", true, "A1"},
-	{"a=1;;session=;b=2", true, ""},
-	{"sess ion=1; session=2", true, "2"},
-	{"session=a b c ;", true, "a b c"},
-	{"a=\"unterminated; session=2", true, "2"},
-	{"session\011=\011v\011;", true, "v"},
-	{"Session=1; session=2", true, "2"},
-	{"session=\"\"", true, ""},
-	{"session=\"", true, "\""},
-	{"x; session=\"q\\073\"", true, "q;"},
-	{"a=1,session=2", false, NULL},
-	{"a=1, session=2", false, NULL},
-	{"session=   ", true, ""},
-	{"session=a=b=c", true, "a=b=c"},
-	{"", false, NULL},
+    {"session=abc", true, "abc"},
+    {"a=1; session=abc; session=def", true, "abc"},
+    {" session = abc ; x=1", true, "abc"},
+    {"session", true, ""},
+    {"session; session=abc", true, ""},
+    {"=x; session=1", true, "1"},
+    {"session=\"a\\\"b\"; x=2", true, "a\"b"},
+    {"session=\"a;b\"; x=2", true, "a;b"},
+    {"session=\"abc\"def; x=1", true, "\"abc\"def"},
+    {"x=\"a; session=evil\"; y=1", false, NULL},
+    {"a=b\012session=1", false, NULL},
+    {"session=a\012b; x=1", false, NULL},
+    {"session=\"a\\\012b\"; x=1", false, NULL},
+    {"session=\"\\101\\1\"", true, "A1"},
+    {"a=1;;session=;b=2", true, ""},
+    {"sess ion=1; session=2", true, "2"},
+    {"session=a b c ;", true, "a b c"},
+    {"a=\"unterminated; session=2", true, "2"},
+    {"session\011=\011v\011;", true, "v"},
+    {"Session=1; session=2", true, "2"},
+    {"session=\"\"", true, ""},
+    {"session=\"", true, "\""},
+    {"x; session=\"q\\073\"", true, "q;"},
+    {"a=1,session=2", false, NULL},
+    {"a=1, session=2", false, NULL},
+    {"session=   ", true, ""},
+    {"session=a=b=c", true, "a=b=c"},
+    {"", false, NULL},
 };
 
 START_TEST(test_find)
@@ -63,22 +63,22 @@ END_TEST
 static const struct {
 	const char *hdr, *value, *want;
 } replace_vec[] = {
-	{"session=abc", NULL, ""},
-	{"a=1; session=abc; b=2; session=def", NULL, "a=1; b=2"},
-	{" a = 1 ;session=x;  b=\"q;r\" ", NULL, "a = 1; b=\"q;r\""},
-	/* werkzeug sees cookie x, Starlette sees session=evil: drop it */
-	{"x=\"a; session=evil\"; y=1", NULL, "y=1"},
-	{"session; y=1", NULL, "y=1"},
-	{"y=1; session", NULL, "y=1"},
-	/* werkzeug stops at a newline: what follows is dropped */
-	{"a=1; b=2\nsession=3", NULL, "a=1"},
-	{"a=1; session=old; b=2; session=older", "new", "a=1; session=new; b=2"},
-	{"a=1", "new", "a=1; session=new"},
-	{"", "new", "session=new"},
-	{"sessionx=1; xsession=2", NULL, "sessionx=1; xsession=2"},
-	/* found by fuzzing: re-joined, x's stray quote would swallow session */
-	{"x=\"a; b=1", NULL, "b=1"},
-	{"x=\"a; x=\"a; session=evil\"; sessionl\"; session=1", "v", "session=v; sessionl\""},
+    {"session=abc", NULL, ""},
+    {"a=1; session=abc; b=2; session=def", NULL, "a=1; b=2"},
+    {" a = 1 ;session=x;  b=\"q;r\" ", NULL, "a = 1; b=\"q;r\""},
+    /* werkzeug sees cookie x, Starlette sees session=evil: drop it */
+    {"x=\"a; session=evil\"; y=1", NULL, "y=1"},
+    {"session; y=1", NULL, "y=1"},
+    {"y=1; session", NULL, "y=1"},
+    /* werkzeug stops at a newline: what follows is dropped */
+    {"a=1; b=2\nsession=3", NULL, "a=1"},
+    {"a=1; session=old; b=2; session=older", "new", "a=1; session=new; b=2"},
+    {"a=1", "new", "a=1; session=new"},
+    {"", "new", "session=new"},
+    {"sessionx=1; xsession=2", NULL, "sessionx=1; xsession=2"},
+    /* found by fuzzing: re-joined, x's stray quote would swallow session */
+    {"x=\"a; b=1", NULL, "b=1"},
+    {"x=\"a; x=\"a; session=evil\"; sessionl\"; session=1", "v", "session=v; sessionl\""},
 };
 
 START_TEST(test_replace)
@@ -113,24 +113,24 @@ static const struct {
 	int ok;
 	int64_t t;
 } date_vec[] = {
-	{"Sun, 06 Nov 1994 08:49:37 GMT", 0, 784111777},
-	{"Sunday, 06-Nov-94 08:49:37 GMT", 0, 784111777},
-	{"Sun Nov  6 08:49:37 1994", 0, 784111777},
-	{"Thu, 01 Jan 1970 00:00:00 GMT", 0, 0},
-	{"Thu, 01-Jan-1970 00:00:00 GMT", 0, 0},
-	{"thu, 01 jan 70 00:00:00 gmt", 0, 0},
-	{"Tue, 24 Nov 2026 09:00:00 GMT", 0, 1795510800},
-	{"Fri, 31 Dec 9999 23:59:59 GMT", 0, 253402300799},
-	{"Tue, 29 Feb 2000 00:00:00 GMT", 0, 951782400},
-	{"Wed, 09 Jun 2021 10:18:14 GMT", 0, 1623233894},
-	{"09 Jun 2021 10:18:14", 0, 1623233894},
-	{"Wed, 30 Feb 2021 10:18:14 GMT", SG_EMALFORMED, 0},
-	{"Wed, 09 Jun 2021 24:00:00 GMT", SG_EMALFORMED, 0},
-	{"Wed, 09 Jun 1600 10:00:00 GMT", SG_EMALFORMED, 0},
-	{"Wed, 09 Foo 2021 10:18:14 GMT", SG_EMALFORMED, 0},
-	{"Wed, 09 Jun 2021", SG_EMALFORMED, 0},
-	{"0", SG_EMALFORMED, 0},
-	{"", SG_EMALFORMED, 0},
+    {"Sun, 06 Nov 1994 08:49:37 GMT", 0, 784111777},
+    {"Sunday, 06-Nov-94 08:49:37 GMT", 0, 784111777},
+    {"Sun Nov  6 08:49:37 1994", 0, 784111777},
+    {"Thu, 01 Jan 1970 00:00:00 GMT", 0, 0},
+    {"Thu, 01-Jan-1970 00:00:00 GMT", 0, 0},
+    {"thu, 01 jan 70 00:00:00 gmt", 0, 0},
+    {"Tue, 24 Nov 2026 09:00:00 GMT", 0, 1795510800},
+    {"Fri, 31 Dec 9999 23:59:59 GMT", 0, 253402300799},
+    {"Tue, 29 Feb 2000 00:00:00 GMT", 0, 951782400},
+    {"Wed, 09 Jun 2021 10:18:14 GMT", 0, 1623233894},
+    {"09 Jun 2021 10:18:14", 0, 1623233894},
+    {"Wed, 30 Feb 2021 10:18:14 GMT", SG_EMALFORMED, 0},
+    {"Wed, 09 Jun 2021 24:00:00 GMT", SG_EMALFORMED, 0},
+    {"Wed, 09 Jun 1600 10:00:00 GMT", SG_EMALFORMED, 0},
+    {"Wed, 09 Foo 2021 10:18:14 GMT", SG_EMALFORMED, 0},
+    {"Wed, 09 Jun 2021", SG_EMALFORMED, 0},
+    {"0", SG_EMALFORMED, 0},
+    {"", SG_EMALFORMED, 0},
 };
 
 START_TEST(test_date)
@@ -179,7 +179,8 @@ START_TEST(test_parse_set_cookie)
 {
 	struct set_cookie c;
 	/* Flask 2.2's delete_cookie */
-	const char *flask = "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/";
+	const char *flask =
+	    "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/";
 	ck_assert_int_eq(cookie_parse_set_cookie(flask, strlen(flask), &c), 0);
 	ck_assert(slice_is(c.name, c.name_len, "session"));
 	ck_assert(slice_is(c.value, c.value_len, ""));
@@ -190,15 +191,17 @@ START_TEST(test_parse_set_cookie)
 	ck_assert_ptr_null(c.domain);
 	ck_assert(cookie_is_deletion(&c, 1700000000));
 	/* Starlette 0.26's deletion */
-	const char *st = "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=lax";
+	const char *st =
+	    "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=lax";
 	ck_assert_int_eq(cookie_parse_set_cookie(st, strlen(st), &c), 0);
 	ck_assert(slice_is(c.value, c.value_len, "null"));
 	ck_assert(!c.has_max_age && c.has_expires);
 	ck_assert_int_eq(c.samesite, COOKIE_SAMESITE_LAX);
 	ck_assert(cookie_is_deletion(&c, 1700000000));
 	/* a live cookie with every attribute */
-	const char *live = " session = v.1.2 ;Domain=.Example.com; Expires=Tue, 24 Nov 2026 09:00:00 "
-			   "GMT; max-age=3600; SECURE; httponly; Path=/app; SameSite=None; Partitioned";
+	const char *live =
+	    " session = v.1.2 ;Domain=.Example.com; Expires=Tue, 24 Nov 2026 09:00:00 "
+	    "GMT; max-age=3600; SECURE; httponly; Path=/app; SameSite=None; Partitioned";
 	ck_assert_int_eq(cookie_parse_set_cookie(live, strlen(live), &c), 0);
 	ck_assert(slice_is(c.name, c.name_len, "session"));
 	ck_assert(slice_is(c.value, c.value_len, "v.1.2"));
@@ -249,27 +252,32 @@ START_TEST(test_build)
 	ck_assert_uint_eq(ol, strlen(out));
 	free(out);
 
-	struct cookie_attrs b = {.domain = "example.com", .path = "/app", .secure = true,
-				 .httponly = true, .samesite = COOKIE_SAMESITE_STRICT};
+	struct cookie_attrs b = {.domain = "example.com",
+				 .path = "/app",
+				 .secure = true,
+				 .httponly = true,
+				 .samesite = COOKIE_SAMESITE_STRICT};
 	ck_assert_int_eq(cookie_build(S("session"), S("v"), &b, 1795510800, &out, &ol), 0);
 	ck_assert_str_eq(out, "session=v; Domain=example.com; Expires=Tue, 24 Nov 2026 09:00:00 "
 			      "GMT; Secure; HttpOnly; Path=/app; SameSite=Strict");
 	free(out);
 
-	struct cookie_attrs c = {.domain = ".example.com:8080", .path = "/", .secure = true,
+	struct cookie_attrs c = {.domain = ".example.com:8080",
+				 .path = "/",
+				 .secure = true,
 				 .samesite = COOKIE_SAMESITE_NONE};
 	ck_assert_int_eq(cookie_build(S("session"), S("v"), &c, -1, &out, &ol), 0);
 	ck_assert_str_eq(out, "session=v; Domain=.example.com; Secure; Path=/; SameSite=None");
 	free(out);
 	c.partitioned = true; /* werkzeug 3 appends it last */
 	ck_assert_int_eq(cookie_build(S("session"), S("v"), &c, -1, &out, &ol), 0);
-	ck_assert_str_eq(out,
-			 "session=v; Domain=.example.com; Secure; Path=/; SameSite=None; Partitioned");
+	ck_assert_str_eq(
+	    out, "session=v; Domain=.example.com; Secure; Path=/; SameSite=None; Partitioned");
 	free(out);
 
 	ck_assert_int_eq(cookie_build_deletion(S("session"), &a, &out, &ol), 0);
-	ck_assert_str_eq(out,
-			 "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/");
+	ck_assert_str_eq(
+	    out, "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/");
 	free(out);
 	struct cookie_attrs d = {.domain = "a.b", .secure = true, .samesite = COOKIE_SAMESITE_LAX};
 	ck_assert_int_eq(cookie_build_deletion(S("session"), &d, &out, &ol), 0);
