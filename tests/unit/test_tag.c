@@ -105,7 +105,10 @@ START_TEST(test_fast_path)
 END_TEST
 
 /* Generated with Debian's Flask 2.2.2: TaggedJSONSerializer().dumps(json.loads(plain))
- * in an app context (sort_keys, compact, ensure_ascii). */
+ * in an app context (sort_keys, compact, ensure_ascii). tag_escape was also
+ * checked once against that on 5,000 random values nesting dicts keyed by
+ * tag names, "__"-suffixed names, " x" and non-ASCII keys: no mismatch, and
+ * the plain view (text and DOM) of each result gave back the input. */
 static const struct {
 	const char *plain, *stored;
 } escape_vec[] = {
