@@ -708,6 +708,7 @@ int json_parse(const char *buf, size_t len, unsigned flags, json **ret)
 struct out {
 	char *p;
 	size_t len, cap;
+	int depth; /* containers open; capped so every dump parses back */
 };
 
 /* Room for n more bytes plus the trailing NUL. */
@@ -884,6 +885,17 @@ out:
 	return err;
 }
 
+static int dump_array(struct out *o, const json *v, unsigned flags)
+{
+	int err = out_put(o, "[", 1);
+	for (size_t i = 0; !err && i < v->u.arr.len; i++) {
+		if (i && (err = out_put(o, ",", 1)))
+			break;
+		err = dump_value(o, v->u.arr.v[i], flags);
+	}
+	return err ? err : out_put(o, "]", 1);
+}
+
 static int dump_value(struct out *o, const json *v, unsigned flags)
 {
 	int err;
@@ -897,23 +909,22 @@ static int dump_value(struct out *o, const json *v, unsigned flags)
 	case JSON_STRING:
 		return dump_string(o, v->u.str.ptr, v->u.str.len, flags & JSON_DUMP_ASCII);
 	case JSON_ARRAY:
-		if ((err = out_put(o, "[", 1)))
-			return err;
-		for (size_t i = 0; i < v->u.arr.len; i++) {
-			if (i && (err = out_put(o, ",", 1)))
-				return err;
-			if ((err = dump_value(o, v->u.arr.v[i], flags)))
-				return err;
-		}
-		return out_put(o, "]", 1);
-	case JSON_OBJECT: return dump_object(o, v, flags);
+	case JSON_OBJECT:
+		/* edits can nest a parsed value inside another: refuse what
+		 * json_parse would refuse next time, instead of writing it */
+		if (o->depth >= SG_JSON_MAX_DEPTH)
+			return SG_EDEPTH;
+		o->depth++;
+		err = v->type == JSON_ARRAY ? dump_array(o, v, flags) : dump_object(o, v, flags);
+		o->depth--;
+		return err;
 	}
 	return SG_EINVAL;
 }
 
 int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, size_t *cap)
 {
-	struct out o = {*buf, *len, *cap};
+	struct out o = {*buf, *len, *cap, 0};
 	int err = dump_value(&o, v, flags);
 	if (!err)
 		err = out_reserve(&o, 0);
@@ -1061,7 +1072,7 @@ static struct json_member *obj_find(const json *o, const char *key, size_t klen)
 		return NULL;
 	for (size_t i = 0; i < o->u.obj.len; i++) {
 		struct json_member *m = &o->u.obj.m[i];
-		if (m->klen == klen && memcmp(m->key, key, klen) == 0)
+		if (m->klen == klen && (klen == 0 || memcmp(m->key, key, klen) == 0))
 			return m;
 	}
 	return NULL;

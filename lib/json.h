@@ -78,7 +78,9 @@ int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len);
  * bytes < 0x20 (Python ensure_ascii=False), except that lone surrogates are
  * written as \udXXX so the output is always valid UTF-8.
  * Strings and keys must be valid WTF-8 (what json_parse produces; a high
- * surrogate directly followed by a low one is not): otherwise SG_EINVAL. */
+ * surrogate directly followed by a low one is not): otherwise SG_EINVAL.
+ * Nesting deeper than SG_JSON_MAX_DEPTH gives SG_EDEPTH, so whatever dumps
+ * also parses back. */
 
 /* Like json_dump, but appends to a caller-owned growable buffer: *buf (may be
  * NULL) holds *len bytes in *cap, grown with realloc. A NUL is kept after the

@@ -918,6 +918,17 @@ START_TEST(test_depth)
 	free(s);
 	s = nest(SG_JSON_MAX_DEPTH + 1, '[', ']', &n);
 	ck_assert_int_eq(json_parse(s, n, 0, &v), SG_EDEPTH);
+	/* an edit that nests a parsed value one level deeper: dump refuses
+	 * it rather than write what the next parse would reject */
+	v = parse_ok(s + 1, n - 2, 0);
+	json *outer = json_new_object();
+	ck_assert_int_eq(json_object_set(outer, "k", 1, v), 0);
+	char *out = (char *)0x1;
+	ck_assert_int_eq(json_dump(outer, 0, &out, NULL), SG_EDEPTH);
+	ck_assert_ptr_eq(out, (char *)0x1);
+	ck_assert_int_eq(json_object_del(outer, "k", 1), 0);
+	assert_dump(outer, 0, "{}", 2);
+	json_free(outer);
 	free(s);
 	/* far deeper than the limit: refused early, no stack blow-up */
 	s = nest(100000, '[', ']', &n);
@@ -1066,6 +1077,11 @@ START_TEST(test_object_edit)
 	ck_assert_ptr_nonnull(json_object_get(o, "k\0ey", 4));
 	ck_assert_ptr_null(json_object_get(o, "k", 1));
 	ck_assert_ptr_null(json_object_get_cstr(o, "k"));
+	ck_assert_ptr_null(json_object_get(o, NULL, 0));
+	ck_assert_int_eq(json_object_set(o, NULL, 0, json_new_null()), 0);
+	ck_assert_int_eq(json_object_get(o, NULL, 0)->type, JSON_NULL);
+	ck_assert_int_eq(json_object_get_cstr(o, "")->type, JSON_NULL);
+	ck_assert_int_eq(json_object_del(o, "", 0), 0);
 	ck_assert_int_eq(json_object_get_cstr(o, "b")->type, JSON_TRUE);
 	ck_assert_int_eq(json_object_del(o, "b", 1), 0);
 	ck_assert_int_eq(json_object_del(o, "b", 1), SG_ENOENT);
