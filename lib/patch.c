@@ -436,8 +436,10 @@ static int plain_equal(const json *a, const json *b, bool *eq)
 			return 0;
 		for (size_t i = 0; i < a->u.obj.len; i++) {
 			const json *bv = json_object_get(b, a->u.obj.m[i].key, a->u.obj.m[i].klen);
-			if (!bv)
+			if (!bv) {
+				*eq = false; /* may hold an earlier member's answer */
 				return 0;
+			}
 			int err = plain_equal(a->u.obj.m[i].val, bv, eq);
 			if (err || !*eq)
 				return err;
