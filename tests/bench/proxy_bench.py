@@ -1,0 +1,799 @@
+"""tests/bench/proxy_bench.py — the driver behind tests/bench/proxy.sh: runs
+sessiongate, nginx and HAProxy side by side in front of one nginx backend,
+alternating configurations round by round, and prints the tables of issue 6.
+Figures only, never pass/fail. Run it through proxy.sh (which raises the fd
+limit and builds the daemon); everything it starts listens on 127.0.0.1,
+lives in a temp dir and is stopped by PID when it ends."""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PYTHON = "/usr/bin/python3"  # Debian's: flask, fastapi, uvicorn
+SECRET = b"bench secret key"
+TICK = os.sysconf("SC_CLK_TCK")
+PATCH_COUNTS = (0, 1, 4, 16)
+
+# ---------------------------------------------------------------- processes
+
+CHILDREN = []
+
+
+class Proc:
+    def __init__(self, name, argv, tmp, env=None, cwd=None):
+        self.name = name
+        self.log_path = os.path.join(tmp, name + ".log")
+        self.log = open(self.log_path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=env, cwd=cwd or ROOT)
+        self.pid = self.p.pid
+        CHILDREN.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def pids(self):
+        """The process and its direct children (nginx workers)."""
+        out = [self.pid]
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        st = f.read()
+                except OSError:
+                    continue
+                if int(st.rsplit(")", 1)[1].split()[1]) == self.pid:
+                    out.append(int(d))
+        return out
+
+    def stop(self):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+def stop_all():
+    while CHILDREN:
+        CHILDREN.pop().stop()
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            with open(proc.log_path, errors="replace") as f:
+                sys.exit(f"{proc.name} exited before listening:\n{f.read()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{proc.name}: nothing listens on {port}")
+
+
+def cpu_ticks(pids):
+    t = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            t += int(fields[11]) + int(fields[12])  # utime + stime (all threads)
+        except OSError:
+            pass
+    return t
+
+
+def rss_kib(pids):
+    t = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        t += int(line.split()[1])
+        except OSError:
+            pass
+    return t
+
+
+def http_get(port, path, headers=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------- cookies
+
+def flask_serializer():
+    from flask import Flask
+    app = Flask("bench")
+    app.secret_key = SECRET
+    return app.session_interface.get_signing_serializer(app)
+
+
+def flask_login_session():
+    return {"_fresh": True, "_id": hashlib.sha512(b"sessiongate bench").hexdigest(),
+            "_user_id": "42", "csrf_token": hashlib.sha1(b"csrf").hexdigest()}
+
+
+def sized_cookies(ser):
+    """(label, cookie) of about 100 B, 1 KiB and 4 KiB: 'zlib' holds random
+    hex (Flask's own dumps compresses it ~2x); 'no zlib' holds random base64
+    signed without compression (Flask would still deflate it a little; a
+    cookie without the '.' prefix is what Flask writes for small sessions and
+    loads at any size), so both of the decoder's paths are measured."""
+    rnd = random.Random(6)
+    out = []
+    for target in (100, 1024, 4096):
+        for kind in ("zlib", "no zlib"):
+            def make(n):
+                if kind == "zlib":
+                    s = {"_user_id": "42"}
+                    s.update({f"k{i}": "%032x" % rnd.getrandbits(128) for i in range(n // 40)})
+                    s["pad"] = "%x" % rnd.getrandbits(4 * max(1, n % 40))
+                    return ser.dumps(s)
+                s = {"_user_id": "42", "d": base64.urlsafe_b64encode(
+                    rnd.randbytes(max(1, n))).decode()}
+                signer = ser.make_signer()
+                raw = json.dumps(s, separators=(",", ":")).encode()
+                return signer.sign(base64.urlsafe_b64encode(raw).rstrip(b"=")).decode()
+            lo, hi = 1, 8 * target
+            while lo < hi:  # smallest payload whose cookie reaches target
+                mid = (lo + hi) // 2
+                if len(make(mid)) < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            c = make(lo)
+            if kind == "zlib" and not c.startswith("."):
+                kind = "zlib (too small)"
+            out.append((f"{len(c)} B, {kind}", c))
+    return out
+
+
+# ---------------------------------------------------------------- configs
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def nginx_common(tmp, name, workers):
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    return d, f"""daemon off;
+master_process on;
+worker_processes {workers};
+worker_rlimit_nofile {NOFILE};
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections {NOFILE - 100}; }}
+"""
+
+
+def nginx_temp_paths(d):
+    return "".join(f"  {k}_temp_path {d}/{k}_temp;\n" for k in
+                   ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+
+
+def start_nginx(tmp, name, workers, server_block):
+    d, head = nginx_common(tmp, name, workers)
+    conf = write(os.path.join(d, "nginx.conf"), head + "http {\n  access_log off;\n"
+                 "  keepalive_requests 100000000;\n  keepalive_timeout 300s;\n"
+                 "  large_client_header_buffers 4 64k;\n"
+                 + nginx_temp_paths(d) + server_block + "}\n")
+    return Proc(name, ["nginx", "-p", d, "-e", f"{d}/error.log", "-c", conf], tmp)
+
+
+def backend_block(port):
+    locs = [f'    location = /p{n} {{\n'
+            + "".join(f"      add_header X-Session-Patch '{{\"k{i}\":{i}}}' always;\n" for i in range(n))
+            + '      return 200 "ok\\n";\n    }\n' for n in PATCH_COUNTS]
+    return f"""  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    default_type text/plain;
+    location = /patch {{ add_header X-Session-Patch '{{"n":1}}' always; return 200 "ok\\n"; }}
+    location = /echo {{ return 200 "$http_x_session\\n"; }}
+{''.join(locs)}    location / {{ return 200 "ok\\n"; }}
+  }}
+"""
+
+
+def nginx_proxy_block(port, be_port):
+    return f"""  upstream be {{ server 127.0.0.1:{be_port}; keepalive 64; keepalive_requests 100000000; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://be;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }}
+  }}
+"""
+
+
+def haproxy_maxconn():
+    # HAProxy refuses to start unless the fd limit covers 2 fds per connection
+    return min(20000, (NOFILE - 300) // 2)
+
+
+def start_haproxy(tmp, port, be_port, workers):
+    d = os.path.join(tmp, "haproxy")
+    os.makedirs(d, exist_ok=True)
+    conf = write(os.path.join(d, "haproxy.cfg"), f"""global
+  nbthread {workers}
+  maxconn {haproxy_maxconn()}
+  pidfile {d}/haproxy.pid
+defaults
+  mode http
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 60s
+  timeout http-keep-alive 300s
+frontend fe
+  bind 127.0.0.1:{port}
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  default_backend be
+backend be
+  server s1 127.0.0.1:{be_port} maxconn 1000
+""")
+    return Proc("haproxy", ["haproxy", "-db", "-f", conf], tmp)
+
+
+def start_sessiongate(tmp, name, sg, port, be_port, workers, mode="header", keepalive=64):
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    key = os.path.join(tmp, "secret_key")
+    conf = write(os.path.join(d, "sessiongate.yaml"), f"""listen: 127.0.0.1:{port}
+workers: {workers}
+access_log: off
+log_level: warn
+session:
+  secret_key_file: {json.dumps(key)}
+  header_max: 64k
+backends:
+  - name: app
+    servers: [127.0.0.1:{be_port}]
+    session: {mode}
+    keepalive: {keepalive}
+routes:
+  - prefix: /
+    backend: app
+limits:
+  max_connections: {NOFILE}
+  max_header_bytes: 64k
+timeouts:
+  idle: 300s
+""")
+    return Proc(name, [sg, "-c", conf], tmp)
+
+
+# ---------------------------------------------------------------- wrk
+
+LUA_REPORT = r"""
+local pacing_lo, pacing_hi = tonumber(os.getenv("WRK_DELAY_LO") or "0"), tonumber(os.getenv("WRK_DELAY_HI") or "0")
+if pacing_hi > 0 then
+  function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000) end
+  function delay() return math.random(pacing_lo, pacing_hi) end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.stderr:write(string.format(
+    'SGBENCH {"requests":%d,"duration_us":%d,"p50":%d,"p99":%d,"errors":%d,"status":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+class Runner:
+    def __init__(self, tmp, secs):
+        self.tmp = tmp
+        self.secs = secs
+        self.lua = write(os.path.join(tmp, "report.lua"), LUA_REPORT)
+
+    def wrk(self, port, path, cookie, threads, conns, close=False, pids=(), secs=None,
+            delay=None):
+        argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs or self.secs}s",
+                "--timeout", "5s", "-s", self.lua]
+        if cookie:
+            argv += ["-H", f"Cookie: session={cookie}"]
+        if close:
+            argv += ["-H", "Connection: close"]
+        argv.append(f"http://127.0.0.1:{port}{path}")
+        env = dict(os.environ)
+        if delay:
+            env["WRK_DELAY_LO"], env["WRK_DELAY_HI"] = map(str, delay)
+        t0 = cpu_ticks(pids)
+        r = subprocess.run(argv, capture_output=True, text=True, env=env)
+        ticks = cpu_ticks(pids) - t0
+        m = re.search(r"SGBENCH (\{.*\})", r.stderr)
+        if not m:
+            sys.exit(f"wrk failed: {' '.join(argv)}\n{r.stdout}{r.stderr}")
+        res = json.loads(m.group(1))
+        res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+        res["cpu_us"] = ticks / TICK * 1e6 / res["requests"] if pids and res["requests"] else None
+        return res
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def alternate(rows, rounds, run):
+    """Runs every row once per round, rotating the order each round (so no
+    configuration always runs first or right after another); returns
+    {row: [result...]}."""
+    res = {r: [] for r in rows}
+    for i in range(rounds):
+        order = rows[i % len(rows):] + rows[:i % len(rows)]
+        for r in order:
+            res[r].append(run(r))
+    return res
+
+
+def summarize(results):
+    out = {}
+    for k, rs in results.items():
+        out[k] = {
+            "rps": med([r["rps"] for r in rs]),
+            "p50": med([r["p50"] for r in rs]),
+            "p99": med([r["p99"] for r in rs]),
+            "cpu_us": med([r["cpu_us"] for r in rs]),
+            "errors": sum(r["errors"] for r in rs),
+            "status": sum(r["status"] for r in rs),
+            "spread": (min(r["rps"] for r in rs), max(r["rps"] for r in rs)),
+        }
+    return out
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.2f}" if us is not None else "-"
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def fmt_num(v, spec):
+    return format(v, spec) if v is not None else "-"
+
+
+# ---------------------------------------------------------------- sections
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def ver(argv, pat):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True)
+            m = re.search(pat, r.stdout + r.stderr)
+            return m.group(1) if m else "?"
+        except OSError:
+            return "missing"
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    import uvicorn
+    import fastapi
+    load = os.getloadavg()
+    ng = ver(["nginx", "-v"], r"nginx/(\S+)")
+    hp = ver(["haproxy", "-v"], r"version (\S+)")
+    wk = ver(["wrk", "-v"], r"wrk (\S+)")
+    return (f"CPU: {cpu}, {os.cpu_count()} cores; Linux {platform.release()}; "
+            f"nginx {ng}, HAProxy {hp}, wrk {wk}, uvicorn {uvicorn.__version__}, "
+            f"FastAPI {fastapi.__version__}; sessiongate {rev}; "
+            f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+
+
+class Bench:
+    def __init__(self, args, tmp):
+        self.a = args
+        self.tmp = tmp
+        self.run = Runner(tmp, args.secs)
+        write(os.path.join(tmp, "secret_key"), SECRET.decode())
+        self.ser = flask_serializer()
+        self.cookie = self.ser.dumps(flask_login_session())
+        self.be_port = free_port()
+        self.backend = start_nginx(tmp, "backend", 2, backend_block(self.be_port))
+        wait_port(self.be_port, self.backend)
+        self.procs = {}
+        self.nginx1 = None
+        self.notes = []
+
+    def start_proxies(self, workers):
+        for p in self.procs.values():
+            if p[0] is not None:
+                p[0].stop()
+                CHILDREN.remove(p[0])
+        ports = {k: free_port() for k in ("nginx", "haproxy", "sg")}
+        ng = start_nginx(self.tmp, f"nginx{workers}", workers,
+                         nginx_proxy_block(ports["nginx"], self.be_port))
+        hp = start_haproxy(self.tmp, ports["haproxy"], self.be_port, workers)
+        sg = start_sessiongate(self.tmp, f"sessiongate{workers}", self.a.sessiongate,
+                               ports["sg"], self.be_port, workers)
+        for name, p in (("nginx", ng), ("haproxy", hp), ("sg", sg)):
+            wait_port(ports[name], p)
+        self.procs = {"direct": (None, self.be_port), "nginx": (ng, ports["nginx"]),
+                      "haproxy": (hp, ports["haproxy"]), "sg": (sg, ports["sg"])}
+
+    def sanity(self):
+        """What a header-mode backend receives through sessiongate."""
+        sg_port = self.procs["sg"][1]
+        st, h, body = http_get(sg_port, "/echo", {"Cookie": f"session={self.cookie}"})
+        seen = body.decode(errors="replace").strip()
+        decoding = "_user_id" in seen
+        st2, h2, _ = http_get(sg_port, "/patch", {"Cookie": f"session={self.cookie}"})
+        resigning = "set-cookie" in h2
+        print(f"cookie: Flask-Login session, {len(self.cookie)} B, signed by Flask "
+              f"{'(zlib)' if self.cookie.startswith('.') else ''}")
+        print(f"check: backend sees X-Session = {seen[:80]!r} -> "
+              f"{'cookie decoded and verified' if decoding else 'NOT DECODED (session pipeline not wired in yet)'}")
+        print(f"check: /patch answer through sessiongate: status {st2}, "
+              f"{'re-signed Set-Cookie present' if resigning else 'NO Set-Cookie (re-sign path not active yet)'}")
+        if not decoding:
+            self.notes.append("sessiongate's pipeline did not decode the cookie in this run "
+                              "(stub): 'sessiongate' rows measure the proxy without session work.")
+        if not resigning:
+            self.notes.append("sessiongate did not re-sign on /patch in this run: the "
+                              "'re-sign' row measures patch-header stripping only.")
+        print()
+
+    # --- main comparison
+    ROWS = [("direct", "/", "backend direct (the limit)"),
+            ("nginx", "/", "nginx proxy_pass, keepalive"),
+            ("haproxy", "/", "HAProxy, http-reuse always"),
+            ("sg", "/", "sessiongate, header mode"),
+            ("nginx", "/patch", "nginx, /patch (reference)"),
+            ("sg", "/patch", "sessiongate, re-sign (/patch)")]
+
+    def main_modes(self):
+        wide = os.cpu_count() or 2
+        modes = [("one worker, keep-alive", 1, 1, 64, False),
+                 (f"all workers ({wide}), keep-alive", wide, min(wide, 4), 128, False),
+                 ("one worker, new connection per request (Connection: close)", 1, 1, 64, True)]
+        results = {}
+        for title, workers, threads, conns, close in modes:
+            self.start_proxies(workers)
+            if workers == 1 and not close:
+                self.sanity()
+            keys = [(k, path) for k, path, _ in self.ROWS]
+
+            def one(key):
+                proc, port = self.procs[key[0]]
+                return self.run.wrk(port, key[1], self.cookie, threads, conns, close,
+                                    proc.pids() if proc else ())
+            s = summarize(alternate(keys, self.a.rounds, one))
+            results[title] = s
+            self.print_main(title, threads, conns, s)
+            if workers == 1 and not close:
+                self.nginx1 = s[("nginx", "/")]["rps"]
+                self.memory()  # the one-worker proxies, warmed up by this mode
+        return results
+
+    def print_main(self, title, threads, conns, s):
+        print(f"### {title}: wrk -t{threads} -c{conns}, {self.a.rounds} rounds x "
+              f"{self.a.secs}s, medians")
+        print(f"| {'configuration':32} | {'req/s':>8} | {'x nginx':>7} | {'p50 ms':>6} | "
+              f"{'p99 ms':>6} | {'proxy CPU us/req':>16} | {'x nginx':>7} | {'req/s min-max':>15} | errors |")
+        print(f"|{'-' * 34}|{'-' * 10}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 18}|{'-' * 9}|{'-' * 17}|--------|")
+        for k, path, label in self.ROWS:
+            r = s[(k, path)]
+            ref = s[("nginx", "/patch" if path == "/patch" else "/")]
+            err = r["errors"] + r["status"]
+            print(f"| {label:32} | {r['rps']:8.0f} | {fmt_ratio(r['rps'], ref['rps']):>7} | "
+                  f"{fmt_ms(r['p50']):>6} | {fmt_ms(r['p99']):>6} | "
+                  f"{fmt_num(r['cpu_us'], '16.1f'):>16} | {fmt_ratio(ref['cpu_us'], r['cpu_us']):>7} | "
+                  f"{r['spread'][0]:7.0f}-{r['spread'][1]:<7.0f} | {err:6d} |")
+        print()
+
+    # --- p99 at the same offered load
+    def fixed_rate(self):
+        self.start_proxies(1)
+        base = self.nginx1 or 20000
+        target = 0.5 * base
+        lo, hi = 5, 15  # ms of think time per connection, uniform: mean 10 ms
+        conns = max(8, int(round(target * (lo + hi) / 2 / 1000)))
+        rows = [("direct", "/"), ("nginx", "/"), ("haproxy", "/"), ("sg", "/"),
+                ("nginx", "/patch"), ("sg", "/patch")]
+
+        def one(key):
+            proc, port = self.procs[key[0]]
+            return self.run.wrk(port, key[1], self.cookie, 1, conns, False,
+                                proc.pids() if proc else (), delay=(lo, hi))
+        s = summarize(alternate(rows, self.a.rounds, one))
+        print(f"### p99 at the same offered load: {conns} keep-alive connections, each sending "
+              f"a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), i.e. "
+              f"~{target:.0f} req/s offered = 50% of nginx's one-worker capacity above; "
+              f"one worker each, {self.a.rounds} rounds, medians")
+        print(f"| {'configuration':32} | {'req/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | "
+              f"{'p99 x nginx':>11} | {'proxy CPU us/req':>16} | errors |")
+        print(f"|{'-' * 34}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 18}|--------|")
+        labels = {k[0:2]: k[2] for k in self.ROWS}
+        for key in rows:
+            r = s[key]
+            ref = s[("nginx", key[1])]
+            print(f"| {labels[key]:32} | {r['rps']:8.0f} | {fmt_ms(r['p50']):>6} | "
+                  f"{fmt_ms(r['p99']):>6} | {fmt_ratio(r['p99'], ref['p99']):>11} | "
+                  f"{fmt_num(r['cpu_us'], '16.1f'):>16} | {r['errors'] + r['status']:6d} |")
+        print("(p99 x nginx: lower is better; wrk measures each request from its write "
+              "to its response, think time excluded)")
+        print()
+
+    # --- memory per idle keep-alive connection
+    def memory(self):
+        n = self.a.idle_conns
+        print(f"### memory per idle keep-alive client connection: {n} connections (HAProxy: "
+              f"its maxconn, the fd limit allows 2 per connection), one request each, then idle (one worker each; VmRSS summed over the "
+              f"processes, user space only: kernel socket buffers not included)")
+        print(f"| {'server':32} | {'RSS before KiB':>14} | {'RSS after KiB':>13} | "
+              f"{'bytes/conn':>10} | {'open':>6} | {'answered':>8} |")
+        print(f"|{'-' * 34}|{'-' * 16}|{'-' * 15}|{'-' * 12}|{'-' * 8}|{'-' * 10}|")
+        for key, label in (("nginx", "nginx"), ("haproxy", "HAProxy"), ("sg", "sessiongate")):
+            proc, port = self.procs[key]
+            pids = proc.pids()
+            before = rss_kib(pids)
+            socks, ok = open_idle(port, min(n, haproxy_maxconn() - 50) if key == "haproxy" else n,
+                                  self.cookie)
+            time.sleep(1.0)
+            after = rss_kib(pids)
+            per = (after - before) * 1024 / max(1, len(socks))
+            for s in socks:
+                s.close()
+            print(f"| {label:32} | {before:14d} | {after:13d} | {per:10.0f} | "
+                  f"{len(socks):6d} | {ok:8d} |")
+            time.sleep(0.5)
+        print()
+
+    # --- scaling
+    def scaling(self):
+        self.start_proxies(1)
+        cookies = [("no cookie", None),
+                   (f"Flask-Login, {len(self.cookie)} B", self.cookie)] + sized_cookies(self.ser)
+        rounds = self.a.scale_rounds
+        rows = [(k, i) for i in range(len(cookies)) for k in ("nginx", "sg")]
+
+        def one(key):
+            proc, port = self.procs[key[0]]
+            return self.run.wrk(port, "/", cookies[key[1]][1], 1, 64, False, proc.pids(),
+                                secs=self.a.scale_secs)
+        s = summarize(alternate(rows, rounds, one))
+        base_sg = s[("sg", 0)]["cpu_us"]
+        print(f"### scaling with the session size: sessiongate (header mode, one worker) "
+              f"and nginx on the same requests, wrk -t1 -c64, {rounds} rounds x "
+              f"{self.a.scale_secs}s, medians")
+        print(f"| {'cookie':24} | {'sg req/s':>8} | {'nginx req/s':>11} | {'x nginx':>7} | "
+              f"{'sg CPU us/req':>13} | {'nginx CPU us/req':>16} | {'sg extra us/req':>15} |")
+        print(f"|{'-' * 26}|{'-' * 10}|{'-' * 13}|{'-' * 9}|{'-' * 15}|{'-' * 18}|{'-' * 17}|")
+        for i, (label, _) in enumerate(cookies):
+            a, b = s[("sg", i)], s[("nginx", i)]
+            extra = a["cpu_us"] - base_sg if a["cpu_us"] and base_sg else None
+            bad = a["errors"] + a["status"] + b["errors"] + b["status"]
+            print(f"| {label:24} | {a['rps']:8.0f} | {b['rps']:11.0f} | "
+                  f"{fmt_ratio(a['rps'], b['rps']):>7} | {fmt_num(a['cpu_us'], '13.1f'):>13} | "
+                  f"{fmt_num(b['cpu_us'], '16.1f'):>16} | {fmt_num(extra, '+15.1f'):>15} |"
+                  + (f" {bad} errors" if bad else ""))
+        print("(sg extra us/req: sessiongate CPU per request over the same daemon without a cookie)")
+        print()
+
+        rows = [(k, n) for n in PATCH_COUNTS for k in ("nginx", "sg")]
+
+        def onep(key):
+            proc, port = self.procs[key[0]]
+            return self.run.wrk(port, f"/p{key[1]}", self.cookie, 1, 64, False, proc.pids(),
+                                secs=self.a.scale_secs)
+        s = summarize(alternate(rows, rounds, onep))
+        base_sg = s[("sg", 0)]["cpu_us"]
+        print(f"### scaling with the number of X-Session-Patch headers in each response "
+              f"(distinct keys; Flask-Login cookie), same setup")
+        print(f"| {'patch headers':24} | {'sg req/s':>8} | {'nginx req/s':>11} | {'x nginx':>7} | "
+              f"{'sg CPU us/req':>13} | {'nginx CPU us/req':>16} | {'sg extra us/req':>15} |")
+        print(f"|{'-' * 26}|{'-' * 10}|{'-' * 13}|{'-' * 9}|{'-' * 15}|{'-' * 18}|{'-' * 17}|")
+        for n in PATCH_COUNTS:
+            a, b = s[("sg", n)], s[("nginx", n)]
+            extra = a["cpu_us"] - base_sg if a["cpu_us"] and base_sg else None
+            print(f"| {n:<24} | {a['rps']:8.0f} | {b['rps']:11.0f} | "
+                  f"{fmt_ratio(a['rps'], b['rps']):>7} | {fmt_num(a['cpu_us'], '13.1f'):>13} | "
+                  f"{fmt_num(b['cpu_us'], '16.1f'):>16} | {fmt_num(extra, '+15.1f'):>15} |")
+        print()
+
+    # --- whole deployment
+    def deployment(self):
+        for p in self.procs.values():
+            if p[0] is not None:
+                p[0].stop()
+                CHILDREN.remove(p[0])
+        self.procs = {}
+        key = os.path.join(self.tmp, "secret_key")
+        apps = {}
+        for mode in ("header", "middleware"):
+            port = free_port()
+            env = dict(os.environ, BENCH_SESSION=mode, BENCH_SECRET_FILE=key)
+            p = Proc(f"uvicorn-{mode}", [PYTHON, "-m", "uvicorn", "--app-dir", HERE,
+                                         "--host", "127.0.0.1", "--port", str(port),
+                                         "--workers", "1", "--no-access-log",
+                                         "--log-level", "warning", "asgi_app:app"],
+                     self.tmp, env=env)
+            wait_port(port, p)
+            apps[mode] = (p, port)
+        sg_port = free_port()
+        sg = start_sessiongate(self.tmp, "sessiongate-asgi", self.a.sessiongate, sg_port,
+                               apps["header"][1], 1)
+        wait_port(sg_port, sg)
+        cookie = self.cookie
+        # both builds must agree before they are timed
+        st1, _, b1 = http_get(sg_port, "/me", {"Cookie": f"session={cookie}"})
+        st2, _, b2 = http_get(apps["middleware"][1], "/me", {"Cookie": f"session={cookie}"})
+        print("### whole deployment: one FastAPI app (uvicorn, one worker, h11) reading the "
+              "Flask session; wrk -t1 -c32, same Flask-Login cookie")
+        print(f"check: /me behind sessiongate -> {st1} {b1.decode()[:60]}; "
+              f"with the in-process middleware -> {st2} {b2.decode()[:60]}")
+        rows = [("sg", "/me"), ("mw", "/me"), ("sg", "/count"), ("mw", "/count"),
+                ("sg", "/plain"), ("mw", "/plain")]
+
+        def one(k):
+            if k[0] == "sg":
+                pids = sg.pids() + apps["header"][0].pids()
+                port = sg_port
+            else:
+                pids = apps["middleware"][0].pids()
+                port = apps["middleware"][1]
+            return self.run.wrk(port, k[1], cookie, 1, 32, False, pids,
+                                secs=self.a.scale_secs)
+        s = summarize(alternate(rows, self.a.scale_rounds, one))
+        print(f"| {'endpoint':34} | {'sessiongate + app req/s':>23} | {'app + middleware req/s':>22} | "
+              f"{'ratio':>6} | {'CPU us/req sg+app':>17} | {'CPU us/req app+mw':>17} |")
+        print(f"|{'-' * 36}|{'-' * 25}|{'-' * 24}|{'-' * 8}|{'-' * 19}|{'-' * 19}|")
+        for path, label in (("/me", "/me (read the session)"),
+                            ("/count", "/count (change it: patch / re-sign)"),
+                            ("/plain", "/plain (no session use)")):
+            a, b = s[("sg", path)], s[("mw", path)]
+            bad = a["errors"] + a["status"] + b["errors"] + b["status"]
+            print(f"| {label:34} | {a['rps']:23.0f} | {b['rps']:22.0f} | "
+                  f"{fmt_ratio(a['rps'], b['rps']):>6} | {fmt_num(a['cpu_us'], '17.1f'):>17} | "
+                  f"{fmt_num(b['cpu_us'], '17.1f'):>17} |" + (f" {bad} errors" if bad else ""))
+        print("(the middleware decodes the cookie on every request, as Flask does; CPU us/req "
+              "sums sessiongate and uvicorn, or uvicorn alone)")
+        print()
+
+
+def open_idle(port, n, cookie):
+    """n keep-alive connections, each after one complete request/response."""
+    req = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: session={cookie}\r\n\r\n").encode()
+    socks, ok = [], 0
+    batch = 200
+    for start in range(0, n, batch):
+        group = []
+        for _ in range(min(batch, n - start)):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            except OSError as e:
+                print(f"  (connection {len(socks)}: {e})")
+                return socks, ok
+            s.sendall(req)
+            group.append(s)
+        for s in group:
+            buf = b""
+            try:
+                while b"\r\n\r\n" not in buf:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    buf += d
+                head, _, body = buf.partition(b"\r\n\r\n")
+                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                need = int(m.group(1)) if m else 0
+                while len(body) < need:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    body += d
+                if head.startswith(b"HTTP/1.1 200"):
+                    ok += 1
+            except OSError:
+                pass
+            socks.append(s)
+    return socks, ok
+
+
+NOFILE = 20000
+
+
+def main():
+    global NOFILE
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sessiongate", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="main,p99,scale,asgi",
+                    help="comma list of sections: main (includes memory), p99, scale, asgi")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.secs, args.scale_rounds, args.scale_secs = 3, 2, 1, 2
+    else:
+        args.rounds, args.secs, args.scale_rounds, args.scale_secs = 5, 4, 3, 3
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    NOFILE = soft if soft != resource.RLIM_INFINITY else 65536
+    args.idle_conns = min(10000, NOFILE - 500)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for tool in ("wrk", "nginx", "haproxy"):
+        if not shutil.which(tool):
+            sys.exit(f"proxy.sh needs {tool} (apt-get install {tool})")
+    sections = set(args.only.split(","))
+    tmp = tempfile.mkdtemp(prefix="sg-bench-")
+    t0 = time.monotonic()
+    try:
+        print(f"## sessiongate proxy benchmark ({'quick' if args.quick else 'full'} mode)")
+        print(machine())
+        print(f"backend: nginx, 2 workers, tiny body ('ok'), /patch adds X-Session-Patch; "
+              f"access logs off everywhere; fd limit {NOFILE}")
+        print()
+        b = Bench(args, tmp)
+        if "main" in sections:
+            b.main_modes()
+        if "p99" in sections:
+            b.fixed_rate()
+        if "scale" in sections:
+            b.scaling()
+        if "asgi" in sections:
+            b.deployment()
+        for n in b.notes:
+            print("note: " + n)
+        print(f"(ran {time.monotonic() - t0:.0f} s)")
+    finally:
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
