@@ -25,9 +25,9 @@ enum ytype { Y_SCALAR, Y_SEQ, Y_MAP };
 /* A YAML node with its position; mappings hold key, value, key, value... */
 struct ynode {
 	enum ytype type;
-	bool plain; /* unquoted scalar: "", "~" and "null" mean "not set" */
+	bool plain;	  /* unquoted scalar: "", "~" and "null" mean "not set" */
 	size_t line, col; /* 1-based */
-	char *val; /* scalar bytes, NUL-terminated */
+	char *val;	  /* scalar bytes, NUL-terminated */
 	size_t len;
 	struct ynode **kids;
 	size_t n, cap;
@@ -44,7 +44,7 @@ struct ld {
 /* ---- errors ---- */
 
 static int errat(struct ld *l, const struct ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int errat(struct ld *l, const struct ynode *at, const char *fmt, ...)
 {
@@ -155,11 +155,13 @@ static int parse_tree(struct ld *l, const char *buf, size_t len)
 		case YAML_STREAM_END_EVENT: done = true; break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)
-				rc = errat(l, &at, "expected a single YAML document, got a second one");
+				rc = errat(l, &at,
+					   "expected a single YAML document, got a second one");
 			break;
 		case YAML_ALIAS_EVENT:
 			/* never expanded: no alias bombs, and the config reads as written */
-			rc = errat(l, &at, "YAML aliases (*%s) are not supported; write the value out",
+			rc = errat(l, &at,
+				   "YAML aliases (*%s) are not supported; write the value out",
 				   (const char *)ev.data.alias.anchor);
 			break;
 		case YAML_SCALAR_EVENT:
@@ -199,7 +201,8 @@ static int parse_tree(struct ld *l, const char *buf, size_t len)
 			}
 			if (n->type != Y_SCALAR) {
 				if (depth == SG_CONFIG_MAX_DEPTH) {
-					rc = errat(l, &at, "YAML nested too deeply (more than %d levels)",
+					rc = errat(l, &at,
+						   "YAML nested too deeply (more than %d levels)",
 						   SG_CONFIG_MAX_DEPTH);
 					break;
 				}
@@ -229,8 +232,9 @@ static int parse_tree(struct ld *l, const char *buf, size_t len)
 	if (root->type != Y_MAP) {
 		struct ynode at = *root;
 		ynode_free(root);
-		return errat(l, &at, "expected a mapping of settings (listen:, backends:, ...) at "
-				     "the top of the file");
+		return errat(l, &at,
+			     "expected a mapping of settings (listen:, backends:, ...) at "
+			     "the top of the file");
 	}
 	l->root = root;
 	return 0;
@@ -292,8 +296,9 @@ static int expand(struct ld *l, const struct ynode *n, char **ret, size_t *ret_l
 			break;
 		}
 		const char *name = s + 1, *p = name;
-		while (p < close && (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-				     (p > name && *p >= '0' && *p <= '9')))
+		while (p < close &&
+		       (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(p > name && *p >= '0' && *p <= '9')))
 			p++;
 		size_t nlen = (size_t)(p - name);
 		bool colon = p < close && *p == ':';
@@ -301,13 +306,15 @@ static int expand(struct ld *l, const struct ynode *n, char **ret, size_t *ret_l
 		char kind = op < close ? *op : '\0'; /* '\0', '-' or '?' */
 		if (nlen == 0 || (kind != '\0' && kind != '-' && kind != '?') ||
 		    (colon && kind == '\0') || (kind == '\0' && op != close)) {
-			rc = errat(l, n, "bad variable reference %s: expected ${NAME} or ${NAME:-default}",
-				   q(dollar, (size_t)(close - dollar) + 1, qb, sizeof(qb)));
+			rc = errat(
+			    l, n, "bad variable reference %s: expected ${NAME} or ${NAME:-default}",
+			    q(dollar, (size_t)(close - dollar) + 1, qb, sizeof(qb)));
 			break;
 		}
 		char var[256];
 		if (nlen >= sizeof(var)) {
-			rc = errat(l, n, "variable name too long in %s", q(n->val, n->len, qb, sizeof(qb)));
+			rc = errat(l, n, "variable name too long in %s",
+				   q(n->val, n->len, qb, sizeof(qb)));
 			break;
 		}
 		memcpy(var, name, nlen);
@@ -324,9 +331,10 @@ static int expand(struct ld *l, const struct ynode *n, char **ret, size_t *ret_l
 			rc = errat(l, n, "environment variable %s is %s: %.*s", var,
 				   val ? "empty" : "not set", (int)(wlen > 200 ? 200 : wlen), word);
 		} else {
-			rc = errat(l, n,
-				   "environment variable %s is not set (use ${%s:-default} for a default)",
-				   var, var);
+			rc = errat(
+			    l, n,
+			    "environment variable %s is not set (use ${%s:-default} for a default)",
+			    var, var);
 		}
 		s = close + 1;
 	}
@@ -356,7 +364,8 @@ static bool is_null(const struct ynode *n)
 }
 
 /* The expanded text of a scalar; what names the expected value for messages. */
-static int scalar(struct ld *l, const struct ynode *n, const char *what, char **ret, size_t *ret_len)
+static int scalar(struct ld *l, const struct ynode *n, const char *what, char **ret,
+		  size_t *ret_len)
 {
 	if (n->type != Y_SCALAR)
 		return errat(l, n, "expected %s, got %s", what, type_name(n));
@@ -442,7 +451,8 @@ static int get_size(struct ld *l, const struct ynode *n, unsigned long long max,
 	if (rc)
 		return rc;
 	if (config_parse_size(s, len, &v))
-		rc = errat(l, n, "expected a size like 8k or 1m, got %s", q(s, len, qb, sizeof(qb)));
+		rc =
+		    errat(l, n, "expected a size like 8k or 1m, got %s", q(s, len, qb, sizeof(qb)));
 	else if (v > max)
 		rc = errat(l, n, "expected a size of at most %llu bytes, got %s", max,
 			   q(s, len, qb, sizeof(qb)));
@@ -655,8 +665,9 @@ static const struct ynode *map_get(const struct ynode *map, const char *key)
 
 /* ---- sections ---- */
 
-static const char *const limits_keys[] = {"max_header_bytes", "max_headers", "max_body_bytes",
-					  "max_connections", "allow_underscore_headers", NULL};
+static const char *const limits_keys[] = {"max_header_bytes",	      "max_headers",
+					  "max_body_bytes",	      "max_connections",
+					  "allow_underscore_headers", NULL};
 
 static int limits_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 {
@@ -686,11 +697,25 @@ static int timeouts_key(struct ld *l, void *obj, size_t key, const struct ynode 
 	return get_ms(l, v, key == 4 ? 0 : 1, dst[key]);
 }
 
-static const char *const session_keys[] = {
-	"secret_key_file", "fallback_key_files", "cookie_name", "digest", "salt", "max_age",
-	"header_name", "patch_header_name", "header_max", "cookie_domain", "cookie_path",
-	"cookie_httponly", "cookie_secure", "cookie_samesite", "cookie_partitioned",
-	"refresh_each_request", "refuse_oversized_cookie", "accept_starlette_cookies", NULL};
+static const char *const session_keys[] = {"secret_key_file",
+					   "fallback_key_files",
+					   "cookie_name",
+					   "digest",
+					   "salt",
+					   "max_age",
+					   "header_name",
+					   "patch_header_name",
+					   "header_max",
+					   "cookie_domain",
+					   "cookie_path",
+					   "cookie_httponly",
+					   "cookie_secure",
+					   "cookie_samesite",
+					   "cookie_partitioned",
+					   "refresh_each_request",
+					   "refuse_oversized_cookie",
+					   "accept_starlette_cookies",
+					   NULL};
 
 static int session_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 {
@@ -700,7 +725,9 @@ static int session_key(struct ld *l, void *obj, size_t key, const struct ynode *
 	int rc;
 	switch (key) {
 	case 0: return get_str(l, v, true, "a file path", &s->secret_key_file);
-	case 1: return get_str_list(l, v, "a list of file paths", &s->fallback_key_files, &s->nfallback);
+	case 1:
+		return get_str_list(l, v, "a list of file paths", &s->fallback_key_files,
+				    &s->nfallback);
 	case 2: return get_str(l, v, false, "a cookie name", &s->cookie_name);
 	case 3: return get_str(l, v, false, "a digest name like sha1", &s->digest);
 	case 4: {
@@ -737,10 +764,19 @@ static int session_key(struct ld *l, void *obj, size_t key, const struct ynode *
 	}
 }
 
-static const char *const backend_keys[] = {
-	"name", "servers", "session", "writable_keys", "connect_timeout", "response_timeout",
-	"keepalive", "max_fails", "fail_timeout", "preserve_host", "starlette_secret_key_file",
-	"starlette_cookie_name", NULL};
+static const char *const backend_keys[] = {"name",
+					   "servers",
+					   "session",
+					   "writable_keys",
+					   "connect_timeout",
+					   "response_timeout",
+					   "keepalive",
+					   "max_fails",
+					   "fail_timeout",
+					   "preserve_host",
+					   "starlette_secret_key_file",
+					   "starlette_cookie_name",
+					   NULL};
 
 static int backend_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 {
@@ -756,8 +792,9 @@ static int backend_key(struct ld *l, void *obj, size_t key, const struct ynode *
 		if ((rc = scalar(l, v, "a session mode", &s, &len)))
 			return rc;
 		if (config_parse_session_mode(s, len, &b->session))
-			rc = errat(l, v, "expected a session mode (header, cookie, starlette or none), "
-					 "got %s",
+			rc = errat(l, v,
+				   "expected a session mode (header, cookie, starlette or none), "
+				   "got %s",
 				   q(s, len, qb, sizeof(qb)));
 		free(s);
 		return rc;
@@ -793,7 +830,8 @@ static int get_backends(struct ld *l, const struct ynode *n)
 {
 	struct sg_config *c = l->cfg;
 	if (n->type != Y_SEQ)
-		return errat(l, n, "expected a list of backends (- name: ...), got %s", type_name(n));
+		return errat(l, n, "expected a list of backends (- name: ...), got %s",
+			     type_name(n));
 	if (!(c->backends = calloc(n->n ? n->n : 1, sizeof(*c->backends))))
 		return SG_ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
@@ -808,8 +846,9 @@ static int get_backends(struct ld *l, const struct ynode *n)
 		if (!b->name)
 			return errat(l, n->kids[i], "backend %zu: name is required", i + 1);
 		if (!map_get(n->kids[i], "servers"))
-			return errat(l, n->kids[i], "backend \"%s\": servers is required (a list like "
-						    "[127.0.0.1:5000])",
+			return errat(l, n->kids[i],
+				     "backend \"%s\": servers is required (a list like "
+				     "[127.0.0.1:5000])",
 				     b->name);
 	}
 	return 0;
@@ -819,7 +858,8 @@ static int get_routes(struct ld *l, const struct ynode *n)
 {
 	struct sg_config *c = l->cfg;
 	if (n->type != Y_SEQ)
-		return errat(l, n, "expected a list of routes (- prefix: ...), got %s", type_name(n));
+		return errat(l, n, "expected a list of routes (- prefix: ...), got %s",
+			     type_name(n));
 	if (!(c->routes = calloc(n->n ? n->n : 1, sizeof(*c->routes))))
 		return SG_ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
@@ -828,8 +868,8 @@ static int get_routes(struct ld *l, const struct ynode *n)
 		if (rc)
 			return rc;
 		if (!r->prefix)
-			return errat(l, n->kids[i], "route %zu: prefix is required (like / or /api)",
-				     i + 1);
+			return errat(l, n->kids[i],
+				     "route %zu: prefix is required (like / or /api)", i + 1);
 		if (!r->backend_name)
 			return errat(l, n->kids[i], "route %zu: backend is required", i + 1);
 	}
@@ -856,7 +896,8 @@ static int get_trusted(struct ld *l, const struct ynode *n)
 		if ((rc = scalar(l, it, "a network like 10.0.0.0/8", &s, &len)))
 			return rc;
 		if (config_cidr_parse(s, len, &c->trusted_proxies[i]))
-			rc = errat(l, it, "expected a network like 10.0.0.0/8 or an IP address, got %s",
+			rc = errat(l, it,
+				   "expected a network like 10.0.0.0/8 or an IP address, got %s",
 				   q(s, len, qb, sizeof(qb)));
 		free(s);
 		if (rc)
@@ -866,9 +907,19 @@ static int get_trusted(struct ld *l, const struct ynode *n)
 	return 0;
 }
 
-static const char *const top_keys[] = {
-	"listen", "workers", "admin", "access_log", "log_level", "request_id_header",
-	"trusted_proxies", "session", "backends", "routes", "limits", "timeouts", NULL};
+static const char *const top_keys[] = {"listen",
+				       "workers",
+				       "admin",
+				       "access_log",
+				       "log_level",
+				       "request_id_header",
+				       "trusted_proxies",
+				       "session",
+				       "backends",
+				       "routes",
+				       "limits",
+				       "timeouts",
+				       NULL};
 
 static int top_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 {
@@ -889,7 +940,8 @@ static int top_key(struct ld *l, void *obj, size_t key, const struct ynode *v)
 		if (strcmp(s, "auto") == 0) {
 			c->workers = 0;
 		} else if (get_uint(l, v, 1, 1024, &c->workers)) {
-			rc = errat(l, v, "expected auto or a number of threads from 1 to 1024, got %s",
+			rc = errat(l, v,
+				   "expected auto or a number of threads from 1 to 1024, got %s",
 				   q(s, len, qb, sizeof(qb)));
 		}
 		free(s);
@@ -983,7 +1035,8 @@ static int read_secret(struct ld *l, const struct ynode *at, const char *path, s
 			len--;
 	}
 	if (rc == 0 && len == 0)
-		rc = errat(l, at, "secret key file %s is empty", q(path, strlen(path), qb, sizeof(qb)));
+		rc = errat(l, at, "secret key file %s is empty",
+			   q(path, strlen(path), qb, sizeof(qb)));
 	if (rc) {
 		explicit_bzero(buf, SG_SECRET_MAX + 2);
 		free(buf);
@@ -1020,15 +1073,17 @@ static int load_secrets(struct ld *l)
 		if (!(s->fallback_secrets = calloc(s->nfallback, sizeof(*s->fallback_secrets))))
 			return SG_ENOMEM;
 		for (size_t i = 0; i < s->nfallback; i++)
-			if ((rc = read_secret(l, problem_node(l, "session", i, "fallback_key_files"),
-					      s->fallback_key_files[i], &s->fallback_secrets[i])))
+			if ((rc =
+				 read_secret(l, problem_node(l, "session", i, "fallback_key_files"),
+					     s->fallback_key_files[i], &s->fallback_secrets[i])))
 				return rc;
 	}
 	for (size_t i = 0; i < c->nbackends; i++) {
 		struct sg_backend *b = &c->backends[i];
 		if (b->starlette_secret_key_file)
-			rc = read_secret(l, problem_node(l, "backends", i, "starlette_secret_key_file"),
-					 b->starlette_secret_key_file, &b->starlette_secret);
+			rc = read_secret(
+			    l, problem_node(l, "backends", i, "starlette_secret_key_file"),
+			    b->starlette_secret_key_file, &b->starlette_secret);
 		else
 			rc = copy_bytes(&s->secret, &b->starlette_secret);
 		if (rc)
@@ -1123,7 +1178,8 @@ int cfgload_file(const char *path, struct sg_config **ret, char *err, size_t err
 			break;
 		len += (size_t)r;
 		if (len > SG_CONFIG_MAX_BYTES) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, SG_CONFIG_MAX_BYTES);
+			snprintf(err, errlen, "%s: larger than %d bytes", path,
+				 SG_CONFIG_MAX_BYTES);
 			close(fd);
 			free(buf);
 			return SG_ETOOBIG;

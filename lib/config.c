@@ -16,12 +16,12 @@
 #include "limits.h"
 
 /* lib/limits.h shadows <limits.h> on the include path */
-#define ULLONG_MAX_ (~0ULL)
-#define CONFIG_WORKERS_MAX 1024
-#define CONFIG_KEEPALIVE_MAX 100000
+#define ULLONG_MAX_		(~0ULL)
+#define CONFIG_WORKERS_MAX	1024
+#define CONFIG_KEEPALIVE_MAX	100000
 #define CONFIG_HEADER_BYTES_MIN 1024
 #define CONFIG_HEADER_BYTES_MAX (1024 * 1024)
-#define CONFIG_HEADERS_MAX 10000
+#define CONFIG_HEADERS_MAX	10000
 
 static char *dupstr(const char *s)
 {
@@ -62,9 +62,8 @@ int config_new(struct sg_config **ret)
 	c->access_log = dupstr("stdout");
 	c->log_level = dupstr("info");
 	c->request_id_header = dupstr("X-Request-Id");
-	if (!s->cookie_name || !s->digest || !s->salt || !s->header_name ||
-	    !s->patch_header_name || !s->cookie_path || !c->access_log || !c->log_level ||
-	    !c->request_id_header) {
+	if (!s->cookie_name || !s->digest || !s->salt || !s->header_name || !s->patch_header_name ||
+	    !s->cookie_path || !c->access_log || !c->log_level || !c->request_id_header) {
 		config_free(c);
 		return SG_ENOMEM;
 	}
@@ -218,7 +217,8 @@ int config_parse_size(const char *s, size_t len, unsigned long long *ret_bytes)
 		n = n * 10 + (unsigned)(s[i++] - '0');
 	}
 	/* suffix: "", "b", or k|m|g followed by nothing, "b" or "ib" */
-	static const char *const sfx[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"};
+	static const char *const sfx[] = {"",	"b",   "k", "kb", "kib", "m",
+					  "mb", "mib", "g", "gb", "gib"};
 	static const unsigned shifts[] = {0, 0, 10, 10, 10, 20, 20, 20, 30, 30, 30};
 	size_t slen = len - i;
 	unsigned shift = 99;
@@ -254,10 +254,10 @@ int config_parse_bool(const char *s, size_t len, bool *ret)
 }
 
 static const char *const mode_names[] = {
-	[SG_SESSION_HEADER] = "header",
-	[SG_SESSION_COOKIE] = "cookie",
-	[SG_SESSION_STARLETTE] = "starlette",
-	[SG_SESSION_NONE] = "none",
+    [SG_SESSION_HEADER] = "header",
+    [SG_SESSION_COOKIE] = "cookie",
+    [SG_SESSION_STARLETTE] = "starlette",
+    [SG_SESSION_NONE] = "none",
 };
 
 int config_parse_session_mode(const char *s, size_t len, enum sg_session_mode *ret)
@@ -472,7 +472,8 @@ const struct sg_route *config_route_match(const struct sg_config *cfg, const cha
 {
 	if (!cfg || !path)
 		return NULL;
-	/* Host header -> bare name: drop ":port" ("[v6]:port" keeps its brackets) and a trailing dot */
+	/* Host header -> bare name: drop ":port" ("[v6]:port" keeps its brackets) and a trailing
+	 * dot */
 	size_t hlen = 0;
 	if (host && hostlen) {
 		if (host[0] == '[') {
@@ -542,11 +543,11 @@ bool config_key_writable(const struct sg_backend *b, const char *key, size_t key
 
 /* ---- validation ---- */
 
-static int problem(struct sg_config_problem *p, const char *section, size_t index,
-		   const char *key, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int problem(struct sg_config_problem *p, const char *section, size_t index, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int problem(struct sg_config_problem *p, const char *section, size_t index,
-		   const char *key, const char *fmt, ...)
+static int problem(struct sg_config_problem *p, const char *section, size_t index, const char *key,
+		   const char *fmt, ...)
 {
 	if (p) {
 		p->section = section;
@@ -590,10 +591,24 @@ static bool header_name_eq(const char *a, const char *b)
 
 /* Headers a session header name must never collide with. */
 static const char *const reserved_headers[] = {
-	"Host", "Cookie", "Set-Cookie", "Content-Length", "Transfer-Encoding", "Connection",
-	"Keep-Alive", "Upgrade", "TE", "Trailer", "Proxy-Connection", "Proxy-Authorization",
-	"Authorization", "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-	NULL,
+    "Host",
+    "Cookie",
+    "Set-Cookie",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Keep-Alive",
+    "Upgrade",
+    "TE",
+    "Trailer",
+    "Proxy-Connection",
+    "Proxy-Authorization",
+    "Authorization",
+    "Expect",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    NULL,
 };
 
 static int check_header_name(struct sg_config_problem *p, const char *section, const char *key,
@@ -666,9 +681,10 @@ static int validate_session(struct sg_config *cfg, struct sg_config_problem *p)
 			return problem(p, "session", i, "fallback_key_files",
 				       "fallback_key_files: entry %zu is empty", i + 1);
 	if (!is_token(s->cookie_name))
-		return problem(p, "session", 0, "cookie_name",
-			       "cookie_name must be a cookie name (letters, digits, -_.), got \"%s\"",
-			       s->cookie_name ? s->cookie_name : "");
+		return problem(
+		    p, "session", 0, "cookie_name",
+		    "cookie_name must be a cookie name (letters, digits, -_.), got \"%s\"",
+		    s->cookie_name ? s->cookie_name : "");
 	static const char *const digests[] = {"sha1", "sha224", "sha256", "sha384", "sha512"};
 	bool dok = false;
 	for (size_t i = 0; s->digest && i < sizeof(digests) / sizeof(digests[0]); i++)
@@ -677,9 +693,10 @@ static int validate_session(struct sg_config *cfg, struct sg_config_problem *p)
 			dok = true;
 		}
 	if (!dok)
-		return problem(p, "session", 0, "digest",
-			       "digest must be one of sha1, sha224, sha256, sha384, sha512, got \"%s\"",
-			       s->digest ? s->digest : "");
+		return problem(
+		    p, "session", 0, "digest",
+		    "digest must be one of sha1, sha224, sha256, sha384, sha512, got \"%s\"",
+		    s->digest ? s->digest : "");
 	if (!s->salt)
 		return problem(p, "session", 0, "salt", "salt must be a string");
 	if (s->max_age <= 0)
@@ -732,14 +749,16 @@ static int validate_backends(struct sg_config *cfg, struct sg_config_problem *p)
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct sg_backend *b = &cfg->backends[i];
 		if (!backend_name_ok(b->name))
-			return problem(p, "backends", i, "name",
-				       "backend %zu: name must be 1-64 of [A-Za-z0-9_.-], got \"%s\"",
-				       i + 1, b->name ? b->name : "");
+			return problem(
+			    p, "backends", i, "name",
+			    "backend %zu: name must be 1-64 of [A-Za-z0-9_.-], got \"%s\"", i + 1,
+			    b->name ? b->name : "");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->backends[j].name, b->name) == 0)
-				return problem(p, "backends", i, "name",
-					       "backend %zu: name \"%s\" is already used by backend %zu",
-					       i + 1, b->name, j + 1);
+				return problem(
+				    p, "backends", i, "name",
+				    "backend %zu: name \"%s\" is already used by backend %zu",
+				    i + 1, b->name, j + 1);
 		if (b->nservers == 0)
 			return problem(p, "backends", i, "servers",
 				       "backend \"%s\": at least one server is required", b->name);
@@ -753,10 +772,11 @@ static int validate_backends(struct sg_config *cfg, struct sg_config_problem *p)
 			const char *k = b->writable_keys[j];
 			const char *star = k ? strchr(k, '*') : NULL;
 			if (!k || !*k || (star && star[1] != '\0'))
-				return problem(p, "backends", i, "writable_keys",
-					       "backend \"%s\": writable_keys entries are exact keys or "
-					       "\"prefix*\", got \"%s\"",
-					       b->name, k ? k : "");
+				return problem(
+				    p, "backends", i, "writable_keys",
+				    "backend \"%s\": writable_keys entries are exact keys or "
+				    "\"prefix*\", got \"%s\"",
+				    b->name, k ? k : "");
 		}
 		if (b->keepalive > CONFIG_KEEPALIVE_MAX)
 			return problem(p, "backends", i, "keepalive",
@@ -769,9 +789,9 @@ static int validate_backends(struct sg_config *cfg, struct sg_config_problem *p)
 		if (b->fail_timeout_ms == 0)
 			b->fail_timeout_ms = SG_SERVER_DOWN_DEFAULT;
 		if (b->starlette_cookie_name && !is_token(b->starlette_cookie_name))
-			return problem(p, "backends", i, "starlette_cookie_name",
-				       "backend \"%s\": starlette_cookie_name must be a cookie name",
-				       b->name);
+			return problem(
+			    p, "backends", i, "starlette_cookie_name",
+			    "backend \"%s\": starlette_cookie_name must be a cookie name", b->name);
 		if (!b->starlette_cookie_name && !(b->starlette_cookie_name = strdup("session")))
 			return SG_ENOMEM;
 	}
@@ -786,10 +806,11 @@ static int validate_routes(struct sg_config *cfg, struct sg_config_problem *p)
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		struct sg_route *r = &cfg->routes[i];
 		if (!r->prefix || r->prefix[0] != '/' || has_ctl_or(r->prefix, " #"))
-			return problem(p, "routes", i, "prefix",
-				       "route %zu: prefix must start with '/' and contain no spaces, "
-				       "got \"%s\"",
-				       i + 1, r->prefix ? r->prefix : "");
+			return problem(
+			    p, "routes", i, "prefix",
+			    "route %zu: prefix must start with '/' and contain no spaces, "
+			    "got \"%s\"",
+			    i + 1, r->prefix ? r->prefix : "");
 		r->prefix_len = strlen(r->prefix);
 		if (r->host) {
 			size_t hl = strlen(r->host);
@@ -826,10 +847,11 @@ static int validate_routes(struct sg_config *cfg, struct sg_config_problem *p)
 		r->backend = k;
 		for (size_t j = 0; j < i; j++)
 			if (route_shadows(&cfg->routes[j], r))
-				return problem(p, "routes", i, "prefix",
-					       "route %zu (%s) can never match: route %zu (%s) comes "
-					       "first and matches all its requests (first match wins)",
-					       i + 1, r->prefix, j + 1, cfg->routes[j].prefix);
+				return problem(
+				    p, "routes", i, "prefix",
+				    "route %zu (%s) can never match: route %zu (%s) comes "
+				    "first and matches all its requests (first match wins)",
+				    i + 1, r->prefix, j + 1, cfg->routes[j].prefix);
 	}
 	return 0;
 }
@@ -860,20 +882,20 @@ int config_validate(struct sg_config *cfg, struct sg_config_problem *p)
 		return problem(p, "limits", 0, "max_header_bytes",
 			       "max_header_bytes must be between 1k and 1m");
 	if (cfg->max_headers < 1 || cfg->max_headers > CONFIG_HEADERS_MAX)
-		return problem(p, "limits", 0, "max_headers", "max_headers must be between 1 and %u",
-			       CONFIG_HEADERS_MAX);
+		return problem(p, "limits", 0, "max_headers",
+			       "max_headers must be between 1 and %u", CONFIG_HEADERS_MAX);
 	if (cfg->max_connections < 1)
-		return problem(p, "limits", 0, "max_connections", "max_connections must be at least 1");
+		return problem(p, "limits", 0, "max_connections",
+			       "max_connections must be at least 1");
 	static const char *const tnames[] = {"connect", "header", "idle", "response"};
 	const unsigned tvals[] = {cfg->connect_timeout_ms, cfg->header_timeout_ms,
 				  cfg->idle_timeout_ms, cfg->response_timeout_ms};
 	for (size_t i = 0; i < 4; i++)
 		if (tvals[i] == 0)
-			return problem(p, "timeouts", 0, tnames[i], "timeouts.%s must be at least 1ms",
-				       tnames[i]);
-	if (!cfg->log_level ||
-	    (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
-	     strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")))
+			return problem(p, "timeouts", 0, tnames[i],
+				       "timeouts.%s must be at least 1ms", tnames[i]);
+	if (!cfg->log_level || (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+				strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")))
 		return problem(p, NULL, 0, "log_level",
 			       "log_level must be one of debug, info, warn, error, got \"%s\"",
 			       cfg->log_level ? cfg->log_level : "");

@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 enum sg_session_mode {
-	SG_SESSION_HEADER,    /* X-Session JSON in, X-Session-Patch out (default) */
-	SG_SESSION_COOKIE,    /* unchanged Flask app: gets the cookie, its Set-Cookie is the change */
+	SG_SESSION_HEADER, /* X-Session JSON in, X-Session-Patch out (default) */
+	SG_SESSION_COOKIE, /* unchanged Flask app: gets the cookie, its Set-Cookie is the change */
 	SG_SESSION_STARLETTE, /* unchanged Starlette SessionMiddleware app (issue 8) */
-	SG_SESSION_NONE       /* no session at all: nothing added, nothing read back */
+	SG_SESSION_NONE	      /* no session at all: nothing added, nothing read back */
 };
 
 /* "127.0.0.1:8080", "[::1]:8080", "localhost:80". host has no brackets;
@@ -44,60 +44,63 @@ struct sg_bytes {
 struct sg_backend {
 	char *name; /* unique; [A-Za-z0-9_.-]+ (used in logs and metric labels) */
 	struct sg_addr *servers;
-	size_t nservers; /* >= 1; round robin */
+	size_t nservers;	      /* >= 1; round robin */
 	enum sg_session_mode session; /* default header */
-	char **writable_keys; /* exact keys or "prefix*"; nwritable == 0 means all keys */
+	char **writable_keys;	      /* exact keys or "prefix*"; nwritable == 0 means all keys */
 	size_t nwritable;
 	unsigned connect_timeout_ms, response_timeout_ms; /* default: top-level timeouts */
 	unsigned keepalive; /* max idle upstream connections per server (default 32, 0 = none) */
 	unsigned max_fails; /* failures before a server rests (default 1; 0 = never marked down) */
 	unsigned fail_timeout_ms; /* how long a failed server rests (default 10 s) */
-	bool preserve_host; /* forward the client's Host (default true); false: server's host:port */
+	bool
+	    preserve_host; /* forward the client's Host (default true); false: server's host:port */
 	/* issue 8; default: the Flask secret file/bytes, and cookie "session" */
 	char *starlette_secret_key_file;
 	char *starlette_cookie_name;
-	struct sg_bytes starlette_secret; /* loaded by the daemon; copy of session.secret by default */
+	struct sg_bytes
+	    starlette_secret; /* loaded by the daemon; copy of session.secret by default */
 };
 
 struct sg_route {
 	char *prefix; /* starts with '/'; matched at a path-segment boundary */
 	size_t prefix_len;
-	char *host; /* NULL = any host; lowercase, no port */
-	bool strip_prefix; /* default false */
+	char *host;	    /* NULL = any host; lowercase, no port */
+	bool strip_prefix;  /* default false */
 	char *backend_name; /* as written; kept for logs */
-	size_t backend; /* index into sg_config.backends (resolved by config_validate) */
+	size_t backend;	    /* index into sg_config.backends (resolved by config_validate) */
 };
 
 struct sg_session_conf {
-	char *secret_key_file; /* required unless every backend is session: none */
+	char *secret_key_file;	   /* required unless every backend is session: none */
 	char **fallback_key_files; /* older keys still accepted for reading (rotation) */
 	size_t nfallback;
-	struct sg_bytes secret; /* bytes loaded by the daemon; empty if not loaded */
+	struct sg_bytes secret;		   /* bytes loaded by the daemon; empty if not loaded */
 	struct sg_bytes *fallback_secrets; /* nfallback entries */
-	char *cookie_name; /* "session" */
-	char *digest; /* "sha1" (also sha224|sha256|sha384|sha512) */
-	char *salt; /* "cookie-session" */
-	long long max_age; /* seconds; default 31 days = Flask PERMANENT_SESSION_LIFETIME */
-	char *header_name; /* "X-Session" */
+	char *cookie_name;		   /* "session" */
+	char *digest;			   /* "sha1" (also sha224|sha256|sha384|sha512) */
+	char *salt;			   /* "cookie-session" */
+	long long max_age;	 /* seconds; default 31 days = Flask PERMANENT_SESSION_LIFETIME */
+	char *header_name;	 /* "X-Session" */
 	char *patch_header_name; /* "X-Session-Patch" */
-	size_t header_max; /* 8000: larger session header -> 431 */
+	size_t header_max;	 /* 8000: larger session header -> 431 */
 	/* Flask SESSION_COOKIE_* */
-	char *cookie_domain; /* NULL = host-only cookie */
-	char *cookie_path; /* "/" */
-	bool cookie_httponly; /* true */
-	bool cookie_secure; /* false */
-	char *cookie_samesite; /* NULL | "Strict" | "Lax" | "None" (normalized spelling) */
-	bool cookie_partitioned; /* false; requires cookie_secure */
-	bool refresh_each_request; /* true */
-	bool refuse_oversized_cookie; /* false: a cookie > 4093 bytes is only logged */
+	char *cookie_domain;	       /* NULL = host-only cookie */
+	char *cookie_path;	       /* "/" */
+	bool cookie_httponly;	       /* true */
+	bool cookie_secure;	       /* false */
+	char *cookie_samesite;	       /* NULL | "Strict" | "Lax" | "None" (normalized spelling) */
+	bool cookie_partitioned;       /* false; requires cookie_secure */
+	bool refresh_each_request;     /* true */
+	bool refuse_oversized_cookie;  /* false: a cookie > 4093 bytes is only logged */
 	bool accept_starlette_cookies; /* issue 8 migration aid, false */
 };
 
 struct sg_config {
-	char *path; /* file it was loaded from (or the buffer's name) */
+	char *path;		/* file it was loaded from (or the buffer's name) */
 	struct sg_addr *listen; /* scalar or list in YAML; >= 1 */
 	size_t nlisten;
-	unsigned workers; /* threads; "auto" = 0 in config_new, resolved to the CPU count by the loader */
+	unsigned workers; /* threads; "auto" = 0 in config_new, resolved to the CPU count by the
+			     loader */
 	struct sg_session_conf session;
 	struct sg_backend *backends;
 	size_t nbackends;
@@ -106,18 +109,18 @@ struct sg_config {
 	struct sg_cidr *trusted_proxies; /* X-Forwarded-* and X-Request-Id trusted from these */
 	size_t ntrusted;
 	/* limits (defaults from lib/limits.h) */
-	size_t max_header_bytes; /* whole request/response head */
-	unsigned max_headers; /* header lines per head */
+	size_t max_header_bytes;	   /* whole request/response head */
+	unsigned max_headers;		   /* header lines per head */
 	unsigned long long max_body_bytes; /* request body; 0 = unlimited */
-	unsigned max_connections; /* client connections per worker; beyond: accept paused */
+	unsigned max_connections;      /* client connections per worker; beyond: accept paused */
 	bool allow_underscore_headers; /* false: "X_Foo" -> 400 */
 	/* timeouts, ms, all > 0 except drain (0 = close at once) */
 	unsigned connect_timeout_ms, header_timeout_ms, idle_timeout_ms, response_timeout_ms,
-		drain_timeout_ms;
+	    drain_timeout_ms;
 	/* operations (issue 5) */
-	struct sg_addr *admin; /* NULL = off */
-	char *access_log; /* "stdout" (default), "stderr", "off", or a file path */
-	char *log_level; /* "info" (debug|info|warn|error) */
+	struct sg_addr *admin;	 /* NULL = off */
+	char *access_log;	 /* "stdout" (default), "stderr", "off", or a file path */
+	char *log_level;	 /* "info" (debug|info|warn|error) */
 	char *request_id_header; /* "X-Request-Id": trusted from trusted_proxies, else generated */
 };
 

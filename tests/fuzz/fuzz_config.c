@@ -20,14 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
 				const char *path = paths[p];
 				const struct sg_route *r = config_route_match(
-					cfg, hosts[h], strlen(hosts[h]), path, strlen(path));
+				    cfg, hosts[h], strlen(hosts[h]), path, strlen(path));
 				if (!r)
 					continue;
 				if (r->backend >= cfg->nbackends)
 					abort();
 				char out[64];
 				size_t len;
-				if (config_strip_prefix(r, path, strlen(path), out, sizeof(out), &len) ||
+				if (config_strip_prefix(r, path, strlen(path), out, sizeof(out),
+							&len) ||
 				    len > strlen(path) + 1)
 					abort();
 			}

@@ -56,23 +56,24 @@ static struct sg_config *load(const char *yaml, unsigned flags)
 	return c;
 }
 
-static const char issue3[] = "listen: 127.0.0.1:8080          # or a list of addresses\n"
-			     "workers: 1\n"
-			     "session:\n"
-			     "  secret_key_file: ${SG_TEST_SECRET}\n"
-			     "backends:\n"
-			     "  - name: flask\n"
-			     "    servers: [127.0.0.1:5000, 127.0.0.1:5001]\n"
-			     "    session: cookie             # header (default) | cookie | starlette\n"
-			     "  - name: api\n"
-			     "    servers: [127.0.0.1:8000]\n"
-			     "routes:\n"
-			     "  - prefix: /flask-application\n"
-			     "    backend: flask\n"
-			     "    strip_prefix: true\n"
-			     "  - prefix: /\n"
-			     "    host: api.example.com\n"
-			     "    backend: api\n";
+static const char issue3[] =
+    "listen: 127.0.0.1:8080          # or a list of addresses\n"
+    "workers: 1\n"
+    "session:\n"
+    "  secret_key_file: ${SG_TEST_SECRET}\n"
+    "backends:\n"
+    "  - name: flask\n"
+    "    servers: [127.0.0.1:5000, 127.0.0.1:5001]\n"
+    "    session: cookie             # header (default) | cookie | starlette\n"
+    "  - name: api\n"
+    "    servers: [127.0.0.1:8000]\n"
+    "routes:\n"
+    "  - prefix: /flask-application\n"
+    "    backend: flask\n"
+    "    strip_prefix: true\n"
+    "  - prefix: /\n"
+    "    host: api.example.com\n"
+    "    backend: api\n";
 
 START_TEST(test_issue3_shape)
 {
@@ -125,62 +126,66 @@ END_TEST
 
 START_TEST(test_everything)
 {
-	const char *y = "listen:\n"
-			"  - 127.0.0.1:8080\n"
-			"  - '[::1]:${SG_TEST_PORT}'\n"
-			"workers: auto\n"
-			"admin: 127.0.0.1:9090\n"
-			"access_log: off\n"
-			"log_level: debug\n"
-			"request_id_header: X-Trace-Id\n"
-			"trusted_proxies: [10.0.0.0/8, '::1']\n"
-			"limits:\n"
-			"  max_header_bytes: 64k\n"
-			"  max_headers: 50\n"
-			"  max_body_bytes: 10m\n"
-			"  max_connections: 500\n"
-			"  allow_underscore_headers: yes\n"
-			"timeouts: {connect: 1s, header: 2s, idle: 1m30s, response: 500ms, drain: 0}\n"
-			"session:\n"
-			"  secret_key_file: $SG_TEST_SECRET_NOT_A_REF\n"
-			"  fallback_key_files: ['${SG_TEST_CRLF}', \"${SG_TEST_SECRET}\"]\n"
-			"  cookie_name: sid\n"
-			"  digest: SHA256\n"
-			"  salt: ''\n"
-			"  max_age: 1h\n"
-			"  header_name: X-Sess\n"
-			"  patch_header_name: X-Sess-Patch\n"
-			"  header_max: 4k\n"
-			"  cookie_domain: ${SG_TEST_UNSET:-example.com}\n"
-			"  cookie_path: /app\n"
-			"  cookie_httponly: false\n"
-			"  cookie_secure: on\n"
-			"  cookie_samesite: lax\n"
-			"  cookie_partitioned: true\n"
-			"  refresh_each_request: no\n"
-			"  refuse_oversized_cookie: true\n"
-			"  accept_starlette_cookies: true\n"
-			"backends:\n"
-			"  - name: api\n"
-			"    servers: 127.0.0.1:8000\n"
-			"    session: starlette\n"
-			"    writable_keys: [cart, 'api_*']\n"
-			"    connect_timeout: 250ms\n"
-			"    response_timeout: 2m\n"
-			"    keepalive: 0\n"
-			"    max_fails: 3\n"
-			"    fail_timeout: 30s\n"
-			"    preserve_host: false\n"
-			"    starlette_secret_key_file: ${SG_TEST_CRLF}\n"
-			"    starlette_cookie_name: st\n"
-			"routes:\n"
-			"  - {prefix: /, backend: api}\n";
+	const char *y =
+	    "listen:\n"
+	    "  - 127.0.0.1:8080\n"
+	    "  - '[::1]:${SG_TEST_PORT}'\n"
+	    "workers: auto\n"
+	    "admin: 127.0.0.1:9090\n"
+	    "access_log: off\n"
+	    "log_level: debug\n"
+	    "request_id_header: X-Trace-Id\n"
+	    "trusted_proxies: [10.0.0.0/8, '::1']\n"
+	    "limits:\n"
+	    "  max_header_bytes: 64k\n"
+	    "  max_headers: 50\n"
+	    "  max_body_bytes: 10m\n"
+	    "  max_connections: 500\n"
+	    "  allow_underscore_headers: yes\n"
+	    "timeouts: {connect: 1s, header: 2s, idle: 1m30s, response: 500ms, drain: 0}\n"
+	    "session:\n"
+	    "  secret_key_file: $SG_TEST_SECRET_NOT_A_REF\n"
+	    "  fallback_key_files: ['${SG_TEST_CRLF}', \"${SG_TEST_SECRET}\"]\n"
+	    "  cookie_name: sid\n"
+	    "  digest: SHA256\n"
+	    "  salt: ''\n"
+	    "  max_age: 1h\n"
+	    "  header_name: X-Sess\n"
+	    "  patch_header_name: X-Sess-Patch\n"
+	    "  header_max: 4k\n"
+	    "  cookie_domain: ${SG_TEST_UNSET:-example.com}\n"
+	    "  cookie_path: /app\n"
+	    "  cookie_httponly: false\n"
+	    "  cookie_secure: on\n"
+	    "  cookie_samesite: lax\n"
+	    "  cookie_partitioned: true\n"
+	    "  refresh_each_request: no\n"
+	    "  refuse_oversized_cookie: true\n"
+	    "  accept_starlette_cookies: true\n"
+	    "backends:\n"
+	    "  - name: api\n"
+	    "    servers: 127.0.0.1:8000\n"
+	    "    session: starlette\n"
+	    "    writable_keys: [cart, 'api_*']\n"
+	    "    connect_timeout: 250ms\n"
+	    "    response_timeout: 2m\n"
+	    "    keepalive: 0\n"
+	    "    max_fails: 3\n"
+	    "    fail_timeout: 30s\n"
+	    "    preserve_host: false\n"
+	    "    starlette_secret_key_file: ${SG_TEST_CRLF}\n"
+	    "    starlette_cookie_name: st\n"
+	    "routes:\n"
+	    "  - {prefix: /, backend: api}\n";
 	/* "$SG_..." without braces is literal: secret_key_file must then fail to open */
 	struct sg_config *c = NULL;
 	char err[512];
 	ck_assert_int_ne(cfgload_buffer("c.yaml", y, strlen(y), 0, &c, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "c.yaml:18:20: cannot read secret key file \"$SG_TEST_SECRET_NOT_A_REF\"") == err,
-		      "%s", err);
+	ck_assert_msg(
+	    strstr(err,
+		   "c.yaml:18:20: cannot read secret key file \"$SG_TEST_SECRET_NOT_A_REF\"") ==
+		err,
+	    "%s", err);
 	c = load(y, CFGLOAD_NO_SECRETS);
 	ck_assert_uint_eq(c->nlisten, 2);
 	ck_assert_str_eq(c->listen[1].host, "::1");
@@ -278,98 +283,99 @@ static const struct {
 	const char *where; /* "conf.yaml:L:C: " */
 	const char *msg;
 } broken[] = {
-	{"listne: 127.0.0.1:8080\n", "conf.yaml:1:1: ",
-	 "unknown key \"listne\" (expected one of: listen, workers, admin,"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - nmae: x\n", "conf.yaml:3:5: ",
-	 "preserve_host, starlette_secret_key_file, starlette_cookie_name); did you mean \"name\"?"},
-	{"listen: 127.0.0.1:8080\nroutes:\n  - zzzzzz: x\n", "conf.yaml:3:5: ",
-	 "(expected one of: prefix, host, backend, strip_prefix)"},
-	{"listen: 127.0.0.1:8080\nsession:\n  secret_key_fil: x\n", "conf.yaml:3:3: ",
-	 "unknown key \"secret_key_fil\" (expected one of: secret_key_file,"},
-	{"listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081\n", "conf.yaml:2:1: ",
-	 "duplicate key \"listen\" (first set at line 1)"},
-	{"listen: 127.0.0.1:8080\ntimeouts:\n  idle: ten\n", "conf.yaml:3:9: ",
-	 "expected a duration like 10s or 500ms, got \"ten\""},
-	{"listen: 127.0.0.1:8080\ntimeouts:\n  connect: 0\n", "conf.yaml:3:12: ",
-	 "expected a duration of at least 1ms, got \"0\""},
-	{"listen: localhost\n", "conf.yaml:1:9: ",
-	 "expected an address like 127.0.0.1:8080 or [::1]:8080, got \"localhost\""},
-	{"listen: [127.0.0.1:1, '::1:80']\n", "conf.yaml:1:23: ", "got \"::1:80\""},
-	{"listen: {a: b}\n", "conf.yaml:1:9: ", "got a mapping"},
-	{"listen: 127.0.0.1:8080\nworkers: 0\n", "conf.yaml:2:10: ",
-	 "expected auto or a number of threads from 1 to 1024, got \"0\""},
-	{"listen: 127.0.0.1:8080\nworkers: many\n", "conf.yaml:2:10: ", "got \"many\""},
-	{"listen: 127.0.0.1:8080\nlimits:\n  max_body_bytes: 10 MB\n", "conf.yaml:3:19: ",
-	 "expected a size like 8k or 1m, got \"10 MB\""},
-	{"listen: 127.0.0.1:8080\nlimits:\n  allow_underscore_headers: maybe\n",
-	 "conf.yaml:3:29: ", "expected true or false, got \"maybe\""},
-	{"listen: 127.0.0.1:8080\nlimits: [1]\n", "conf.yaml:2:9: ",
-	 "expected the limits (a mapping of key: value), got a list"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: cookies\n",
-	 "conf.yaml:5:14: ",
-	 "expected a session mode (header, cookie, starlette or none), got \"cookies\""},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\nroutes:\n  - prefix: /\n    backend: flsk\n",
-	 "conf.yaml:8:14: ", "route 1: unknown backend \"flsk\" (defined: a)"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\nroutes:\n  - prefix: /\n    backend: a\n"
-	 "  - prefix: /api\n    backend: a\n",
-	 "conf.yaml:9:13: ", "route 2 (/api) can never match"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n",
-	 "conf.yaml:3:5: ", "session.secret_key_file is required (backend \"a\" uses session: header"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - servers: [127.0.0.1:1]\n", "conf.yaml:3:5: ",
-	 "backend 1: name is required"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    session: none\n", "conf.yaml:3:5: ",
-	 "backend \"a\": servers is required"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\n  - name: a\n    servers: [127.0.0.1:2]\n    session: none\n",
-	 "conf.yaml:6:11: ", "backend 2: name \"a\" is already used by backend 1"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\n",
-	 "conf.yaml:1:1: ", "at least one route is required"},
-	{"workers: 2\n", "conf.yaml:1:1: ", "listen is required"},
-	{"", "conf.yaml:1:1: ", "listen is required"},
-	{"- a\n- b\n", "conf.yaml:1:1: ", "expected a mapping of settings"},
-	{"listen: [127.0.0.1:8080\nworkers: 1\n", "conf.yaml:2:8: ", "invalid YAML:"},
-	{"listen: 127.0.0.1:8080\n  workers: 1\n", "conf.yaml:2:10: ",
-	 "invalid YAML: mapping values are not allowed in this context"},
-	{"listen: \"127.0.0.1:8080\n", "conf.yaml:2:1: ", "invalid YAML: found unexpected end of stream"},
-	{"listen: ${SG_TEST_UNSET}\n", "conf.yaml:1:9: ",
-	 "environment variable SG_TEST_UNSET is not set (use ${SG_TEST_UNSET:-default} for a default)"},
-	{"listen: 127.0.0.1:${SG_TEST_UNSET:?set the port}\n", "conf.yaml:1:9: ",
-	 "environment variable SG_TEST_UNSET is not set: set the port"},
-	{"listen: ${SG_TEST_PORT\n", "conf.yaml:1:9: ", "unterminated ${"},
-	{"listen: ${1X}\n", "conf.yaml:1:9: ", "bad variable reference \"${1X}\""},
-	{"listen: ${SG_TEST_BLANK:-127.0.0.1:7}\nworkers: ${SG_TEST_BLANK-3}\n", "conf.yaml:2:10: ",
-	 "got \"\""},
-	{"a: &x [1]\nb: *x\n", "conf.yaml:2:4: ", "YAML aliases (*x) are not supported"},
-	{"listen: 127.0.0.1:8080\n---\nlisten: 127.0.0.1:8081\n", "conf.yaml:2:1: ",
-	 "expected a single YAML document"},
-	{"listen: 127.0.0.1:8080\nsession:\n  cookie_samesite: None\n", "conf.yaml:3:20: ",
-	 "cookie_samesite: None requires cookie_secure: true"},
-	{"listen: 127.0.0.1:8080\nsession:\n  cookie_samesite: lacks\n", "conf.yaml:3:20: ",
-	 "cookie_samesite must be Strict, Lax or None, got \"lacks\""},
-	{"listen: 127.0.0.1:8080\nsession:\n  digest: md5\n", "conf.yaml:3:11: ",
-	 "digest must be one of sha1"},
-	{"listen: 127.0.0.1:8080\nsession:\n  header_name: X_Session\n", "conf.yaml:3:16: ",
-	 "header_name must be an HTTP header name"},
-	{"listen: 127.0.0.1:8080\nlog_level: verbose\n", "conf.yaml:2:12: ",
-	 "log_level must be one of debug, info, warn, error, got \"verbose\""},
-	{"listen: 127.0.0.1:8080\nadmin: 127.0.0.1:8080\n", "conf.yaml:2:8: ",
-	 "admin must differ from every listen address"},
-	{"listen: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.0/33]\n", "conf.yaml:2:19: ",
-	 "expected a network like 10.0.0.0/8 or an IP address, got \"10.0.0.0/33\""},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\nroutes:\n  - prefix: api\n    backend: a\n",
-	 "conf.yaml:7:13: ", "route 1: prefix must start with '/'"},
-	{"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
-	 "    session: none\nroutes:\n  - prefix: /\n    host: a.test:8080\n    backend: a\n",
-	 "conf.yaml:8:11: ", "route 1: host must be a host name without port"},
-	{"listen: 127.0.0.1:8080\n[a]: 1\n", "conf.yaml:2:1: ", "expected a key name, got a list"},
-	{"listen: \"a\\0b:80\"\n", "conf.yaml:1:9: ", "expected an address"},
-	{"listen: 127.0.0.1:1\nworkers: \xff\n", "conf.yaml:2:10: ",
-	 "invalid YAML: invalid leading UTF-8 octet"},
+    {"listne: 127.0.0.1:8080\n",
+     "conf.yaml:1:1: ", "unknown key \"listne\" (expected one of: listen, workers, admin,"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - nmae: x\n", "conf.yaml:3:5: ",
+     "preserve_host, starlette_secret_key_file, starlette_cookie_name); did you mean \"name\"?"},
+    {"listen: 127.0.0.1:8080\nroutes:\n  - zzzzzz: x\n",
+     "conf.yaml:3:5: ", "(expected one of: prefix, host, backend, strip_prefix)"},
+    {"listen: 127.0.0.1:8080\nsession:\n  secret_key_fil: x\n",
+     "conf.yaml:3:3: ", "unknown key \"secret_key_fil\" (expected one of: secret_key_file,"},
+    {"listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081\n",
+     "conf.yaml:2:1: ", "duplicate key \"listen\" (first set at line 1)"},
+    {"listen: 127.0.0.1:8080\ntimeouts:\n  idle: ten\n",
+     "conf.yaml:3:9: ", "expected a duration like 10s or 500ms, got \"ten\""},
+    {"listen: 127.0.0.1:8080\ntimeouts:\n  connect: 0\n",
+     "conf.yaml:3:12: ", "expected a duration of at least 1ms, got \"0\""},
+    {"listen: localhost\n",
+     "conf.yaml:1:9: ", "expected an address like 127.0.0.1:8080 or [::1]:8080, got \"localhost\""},
+    {"listen: [127.0.0.1:1, '::1:80']\n", "conf.yaml:1:23: ", "got \"::1:80\""},
+    {"listen: {a: b}\n", "conf.yaml:1:9: ", "got a mapping"},
+    {"listen: 127.0.0.1:8080\nworkers: 0\n",
+     "conf.yaml:2:10: ", "expected auto or a number of threads from 1 to 1024, got \"0\""},
+    {"listen: 127.0.0.1:8080\nworkers: many\n", "conf.yaml:2:10: ", "got \"many\""},
+    {"listen: 127.0.0.1:8080\nlimits:\n  max_body_bytes: 10 MB\n",
+     "conf.yaml:3:19: ", "expected a size like 8k or 1m, got \"10 MB\""},
+    {"listen: 127.0.0.1:8080\nlimits:\n  allow_underscore_headers: maybe\n",
+     "conf.yaml:3:29: ", "expected true or false, got \"maybe\""},
+    {"listen: 127.0.0.1:8080\nlimits: [1]\n",
+     "conf.yaml:2:9: ", "expected the limits (a mapping of key: value), got a list"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: cookies\n",
+     "conf.yaml:5:14: ",
+     "expected a session mode (header, cookie, starlette or none), got \"cookies\""},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\nroutes:\n  - prefix: /\n    backend: flsk\n",
+     "conf.yaml:8:14: ", "route 1: unknown backend \"flsk\" (defined: a)"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\nroutes:\n  - prefix: /\n    backend: a\n"
+     "  - prefix: /api\n    backend: a\n",
+     "conf.yaml:9:13: ", "route 2 (/api) can never match"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n",
+     "conf.yaml:3:5: ", "session.secret_key_file is required (backend \"a\" uses session: header"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - servers: [127.0.0.1:1]\n",
+     "conf.yaml:3:5: ", "backend 1: name is required"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    session: none\n",
+     "conf.yaml:3:5: ", "backend \"a\": servers is required"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\n  - name: a\n    servers: [127.0.0.1:2]\n    session: none\n",
+     "conf.yaml:6:11: ", "backend 2: name \"a\" is already used by backend 1"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\n",
+     "conf.yaml:1:1: ", "at least one route is required"},
+    {"workers: 2\n", "conf.yaml:1:1: ", "listen is required"},
+    {"", "conf.yaml:1:1: ", "listen is required"},
+    {"- a\n- b\n", "conf.yaml:1:1: ", "expected a mapping of settings"},
+    {"listen: [127.0.0.1:8080\nworkers: 1\n", "conf.yaml:2:8: ", "invalid YAML:"},
+    {"listen: 127.0.0.1:8080\n  workers: 1\n",
+     "conf.yaml:2:10: ", "invalid YAML: mapping values are not allowed in this context"},
+    {"listen: \"127.0.0.1:8080\n",
+     "conf.yaml:2:1: ", "invalid YAML: found unexpected end of stream"},
+    {"listen: ${SG_TEST_UNSET}\n", "conf.yaml:1:9: ",
+     "environment variable SG_TEST_UNSET is not set (use ${SG_TEST_UNSET:-default} for a default)"},
+    {"listen: 127.0.0.1:${SG_TEST_UNSET:?set the port}\n",
+     "conf.yaml:1:9: ", "environment variable SG_TEST_UNSET is not set: set the port"},
+    {"listen: ${SG_TEST_PORT\n", "conf.yaml:1:9: ", "unterminated ${"},
+    {"listen: ${1X}\n", "conf.yaml:1:9: ", "bad variable reference \"${1X}\""},
+    {"listen: ${SG_TEST_BLANK:-127.0.0.1:7}\nworkers: ${SG_TEST_BLANK-3}\n",
+     "conf.yaml:2:10: ", "got \"\""},
+    {"a: &x [1]\nb: *x\n", "conf.yaml:2:4: ", "YAML aliases (*x) are not supported"},
+    {"listen: 127.0.0.1:8080\n---\nlisten: 127.0.0.1:8081\n",
+     "conf.yaml:2:1: ", "expected a single YAML document"},
+    {"listen: 127.0.0.1:8080\nsession:\n  cookie_samesite: None\n",
+     "conf.yaml:3:20: ", "cookie_samesite: None requires cookie_secure: true"},
+    {"listen: 127.0.0.1:8080\nsession:\n  cookie_samesite: lacks\n",
+     "conf.yaml:3:20: ", "cookie_samesite must be Strict, Lax or None, got \"lacks\""},
+    {"listen: 127.0.0.1:8080\nsession:\n  digest: md5\n",
+     "conf.yaml:3:11: ", "digest must be one of sha1"},
+    {"listen: 127.0.0.1:8080\nsession:\n  header_name: X_Session\n",
+     "conf.yaml:3:16: ", "header_name must be an HTTP header name"},
+    {"listen: 127.0.0.1:8080\nlog_level: verbose\n",
+     "conf.yaml:2:12: ", "log_level must be one of debug, info, warn, error, got \"verbose\""},
+    {"listen: 127.0.0.1:8080\nadmin: 127.0.0.1:8080\n",
+     "conf.yaml:2:8: ", "admin must differ from every listen address"},
+    {"listen: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.0/33]\n", "conf.yaml:2:19: ",
+     "expected a network like 10.0.0.0/8 or an IP address, got \"10.0.0.0/33\""},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\nroutes:\n  - prefix: api\n    backend: a\n",
+     "conf.yaml:7:13: ", "route 1: prefix must start with '/'"},
+    {"listen: 127.0.0.1:8080\nbackends:\n  - name: a\n    servers: [127.0.0.1:1]\n"
+     "    session: none\nroutes:\n  - prefix: /\n    host: a.test:8080\n    backend: a\n",
+     "conf.yaml:8:11: ", "route 1: host must be a host name without port"},
+    {"listen: 127.0.0.1:8080\n[a]: 1\n", "conf.yaml:2:1: ", "expected a key name, got a list"},
+    {"listen: \"a\\0b:80\"\n", "conf.yaml:1:9: ", "expected an address"},
+    {"listen: 127.0.0.1:1\nworkers: \xff\n",
+     "conf.yaml:2:10: ", "invalid YAML: invalid leading UTF-8 octet"},
 };
 
 START_TEST(test_broken)
@@ -403,9 +409,8 @@ static void secret_error(const char *file_yaml, const char *want)
 	ck_assert_int_lt(cfgload_buffer("conf.yaml", y, strlen(y), 0, &c, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, want) == err, "want %s, got %s", want, err);
 	/* the same config passes without reading secrets */
-	ck_assert_int_eq(cfgload_buffer("conf.yaml", y, strlen(y), CFGLOAD_NO_SECRETS, &c, err,
-					sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    cfgload_buffer("conf.yaml", y, strlen(y), CFGLOAD_NO_SECRETS, &c, err, sizeof(err)), 0);
 	config_free(c);
 }
 
@@ -417,8 +422,8 @@ START_TEST(test_secret_errors)
 	secret_error("/nonexistent/key",
 		     "conf.yaml:3:20: cannot read secret key file \"/nonexistent/key\": No such "
 		     "file or directory");
-	snprintf(want, sizeof(want), "conf.yaml:3:20: secret key file \"%s\" is larger than 65536 bytes",
-		 big_path);
+	snprintf(want, sizeof(want),
+		 "conf.yaml:3:20: secret key file \"%s\" is larger than 65536 bytes", big_path);
 	secret_error("${SG_TEST_BIG}", want);
 	secret_error("/", "conf.yaml:3:20: cannot read secret key file \"/\": Is a directory");
 }
@@ -437,9 +442,9 @@ START_TEST(test_fallback_position)
 	struct sg_config *c = NULL;
 	char err[512];
 	ck_assert_int_lt(cfgload_buffer("conf.yaml", y, strlen(y), 0, &c, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "conf.yaml:6:7: cannot read secret key file \"/nonexistent/old\"") ==
-			      err,
-		      "%s", err);
+	ck_assert_msg(
+	    strstr(err, "conf.yaml:6:7: cannot read secret key file \"/nonexistent/old\"") == err,
+	    "%s", err);
 }
 END_TEST
 

@@ -87,17 +87,15 @@ static struct sg_config *mkcfg(const char *const *routes, size_t n)
 static const char *match_name(const struct sg_config *c, const char *host, const char *path)
 {
 	const struct sg_route *r =
-		config_route_match(c, host, host ? strlen(host) : 0, path, strlen(path));
+	    config_route_match(c, host, host ? strlen(host) : 0, path, strlen(path));
 	return r ? r->prefix : "(none)";
 }
 
 START_TEST(test_route_match)
 {
 	const char *const routes[] = {
-		"/app", NULL, "a",
-		"/", "api.example.com", "b",
-		"/v1/", NULL, "b",
-		"/", "*.wild.test", "a",
+	    "/app", NULL, "a", "/", "api.example.com", "b",
+	    "/v1/", NULL, "b", "/", "*.wild.test",     "a",
 	};
 	struct sg_config *c = mkcfg(routes, 4);
 	struct sg_config_problem p;
@@ -112,27 +110,27 @@ START_TEST(test_route_match)
 	static const struct {
 		const char *host, *path, *want;
 	} t[] = {
-		{NULL, "/app", "/app"},
-		{NULL, "/app/", "/app"},
-		{NULL, "/app/x/y", "/app"},
-		{NULL, "/app?q=1", "/app"},
-		{NULL, "/apple", "(none)"},
-		{NULL, "/ap", "(none)"},
-		{NULL, "/", "(none)"},
-		{"api.example.com", "/apple", "/"},
-		{"API.Example.COM:8443", "/x", "/"},
-		{"api.example.com.", "/x", "/"},
-		{"api.example.com", "/app/x", "/app"}, /* first match wins */
-		{"other.example.com", "/x", "(none)"},
-		{"api.example.com.evil", "/x", "(none)"},
-		{"", "/x", "(none)"},
-		{NULL, "/v1/", "/v1/"},
-		{NULL, "/v1/users", "/v1/"},
-		{NULL, "/v1", "(none)"}, /* "/v1/" needs its slash, as nginx */
-		{"a.wild.test", "/z", "/"},
-		{"x.y.wild.test:80", "/z", "/"},
-		{"wild.test", "/z", "(none)"},
-		{"[::1]:8080", "/app", "/app"},
+	    {NULL, "/app", "/app"},
+	    {NULL, "/app/", "/app"},
+	    {NULL, "/app/x/y", "/app"},
+	    {NULL, "/app?q=1", "/app"},
+	    {NULL, "/apple", "(none)"},
+	    {NULL, "/ap", "(none)"},
+	    {NULL, "/", "(none)"},
+	    {"api.example.com", "/apple", "/"},
+	    {"API.Example.COM:8443", "/x", "/"},
+	    {"api.example.com.", "/x", "/"},
+	    {"api.example.com", "/app/x", "/app"}, /* first match wins */
+	    {"other.example.com", "/x", "(none)"},
+	    {"api.example.com.evil", "/x", "(none)"},
+	    {"", "/x", "(none)"},
+	    {NULL, "/v1/", "/v1/"},
+	    {NULL, "/v1/users", "/v1/"},
+	    {NULL, "/v1", "(none)"}, /* "/v1/" needs its slash, as nginx */
+	    {"a.wild.test", "/z", "/"},
+	    {"x.y.wild.test:80", "/z", "/"},
+	    {"wild.test", "/z", "(none)"},
+	    {"[::1]:8080", "/app", "/app"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		ck_assert_msg(strcmp(match_name(c, t[i].host, t[i].path), t[i].want) == 0,
@@ -314,8 +312,15 @@ START_TEST(test_cidr)
 	ck_assert_int_eq(config_cidr_parse(S("0.0.0.0/0"), &all), 0);
 	ck_assert(config_cidr_match(&all, 1, AF_INET, a4));
 	ck_assert(!config_cidr_match(NULL, 0, AF_INET, a4));
-	static const char *const bad[] = {"", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/",
-					  "10.0.0.0/8/8", "10.0.0.0/-1", "x", "10.0.0.0/ 8",
+	static const char *const bad[] = {"",
+					  "10.0.0.0/33",
+					  "::/129",
+					  "10.0.0/8",
+					  "10.0.0.0/",
+					  "10.0.0.0/8/8",
+					  "10.0.0.0/-1",
+					  "x",
+					  "10.0.0.0/ 8",
 					  "1.2.3.4/0008"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(config_cidr_parse(S(bad[i]), &one) == SG_EINVAL, "%s", bad[i]);
@@ -339,9 +344,10 @@ START_TEST(test_addr)
 	ck_assert_str_eq(a.host, "localhost");
 	ck_assert_str_eq(a.port, "8080");
 	config_addr_clear(&a);
-	static const char *const bad[] = {"", "127.0.0.1", "127.0.0.1:", ":8080", "::1:80",
-					  "[::1]", "[::1]80", "[zz]:80", "h:0", "h:65536",
-					  "h:80x", "bad host:80", "h:-1", "[]:80", "h:123456"};
+	static const char *const bad[] = {"",	    "127.0.0.1", "127.0.0.1:", ":8080",
+					  "::1:80", "[::1]",	 "[::1]80",    "[zz]:80",
+					  "h:0",    "h:65536",	 "h:80x",      "bad host:80",
+					  "h:-1",   "[]:80",	 "h:123456"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(config_addr_parse(S(bad[i]), &a) == SG_EINVAL, "%s", bad[i]);
 	ck_assert_int_eq(config_addr_parse("a\0b:80", 6, &a), SG_EINVAL);
@@ -354,17 +360,18 @@ START_TEST(test_duration)
 		const char *s;
 		unsigned long long ms;
 	} good[] = {
-		{"10s", 10000}, {"500ms", 500}, {"2m", 120000}, {"1h", 3600000},
-		{"1d", 86400000}, {"30", 30000}, {"0", 0}, {"1m30s", 90000},
-		{"1h2m3s4ms", 3723004}, {"0ms", 0},
+	    {"10s", 10000},	    {"500ms", 500}, {"2m", 120000}, {"1h", 3600000},
+	    {"1d", 86400000},	    {"30", 30000},  {"0", 0},	    {"1m30s", 90000},
+	    {"1h2m3s4ms", 3723004}, {"0ms", 0},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		unsigned long long ms = 12345;
 		ck_assert_msg(config_parse_duration(S(good[i].s), &ms) == 0, "%s", good[i].s);
 		ck_assert_msg(ms == good[i].ms, "%s -> %llu", good[i].s, ms);
 	}
-	static const char *const bad[] = {"", "ten", "10 s", "s", "-1s", "1.5s", "10x", "1m30",
-					  "30s1m", "1s1s", "10S", "99999999999999999999999s"};
+	static const char *const bad[] = {"",	   "ten",  "10 s", "s",
+					  "-1s",   "1.5s", "10x",  "1m30",
+					  "30s1m", "1s1s", "10S",  "99999999999999999999999s"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		unsigned long long ms = 7;
 		ck_assert_msg(config_parse_duration(S(bad[i]), &ms) == SG_EINVAL, "%s", bad[i]);
@@ -379,17 +386,26 @@ START_TEST(test_size)
 		const char *s;
 		unsigned long long v;
 	} good[] = {
-		{"512", 512}, {"0", 0}, {"8k", 8192}, {"8K", 8192}, {"8kb", 8192},
-		{"8KiB", 8192}, {"1m", 1048576}, {"2MB", 2097152}, {"1g", 1073741824ULL},
-		{"12b", 12},
+	    {"512", 512},   {"0", 0},	     {"8k", 8192},     {"8K", 8192},	      {"8kb", 8192},
+	    {"8KiB", 8192}, {"1m", 1048576}, {"2MB", 2097152}, {"1g", 1073741824ULL}, {"12b", 12},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		unsigned long long v = 1;
 		ck_assert_msg(config_parse_size(S(good[i].s), &v) == 0, "%s", good[i].s);
 		ck_assert_msg(v == good[i].v, "%s -> %llu", good[i].s, v);
 	}
-	static const char *const bad[] = {"", "k", "8x", "8 k", "-8", "8ki", "8kibb", "1.5m",
-					  "99999999999999999999", "17179869184g", "8t", "b"};
+	static const char *const bad[] = {"",
+					  "k",
+					  "8x",
+					  "8 k",
+					  "-8",
+					  "8ki",
+					  "8kibb",
+					  "1.5m",
+					  "99999999999999999999",
+					  "17179869184g",
+					  "8t",
+					  "b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		unsigned long long v = 3;
 		ck_assert_msg(config_parse_size(S(bad[i]), &v) == SG_EINVAL, "%s", bad[i]);
