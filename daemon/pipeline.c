@@ -1,46 +1,789 @@
-/* daemon/pipeline.c — session pipeline stub (issue 3): strips client-sent
- * session and patch headers, passes "{}" to header-mode backends and keeps
- * patch headers from reaching clients. Issue 4 replaces the insides. */
+/* daemon/pipeline.c — the session pipeline: decode and verify the Flask session
+ * cookie once per request, hand it to the backend (X-Session plain view, or
+ * the cookie itself), merge what the backend sends back (patch headers, a
+ * cookie backend's Set-Cookie) and answer with at most one Set-Cookie.
+ *
+ * The no-change path builds no JSON DOM: one flask_decode, the plain-view fast
+ * path, a few header writes. DOMs are built only when a change arrives. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "cookie.h"
+#include "errors.h"
+#include "flask.h"
+#include "json.h"
+#include "limits.h"
 #include "log.h"
+#include "patch.h"
 #include "pipeline.h"
+#include "signer.h"
+#include "tag.h"
+
+/* ---- per generation ---- */
+
+struct pipe_conf {
+	signer *signer;
+	struct cookie_attrs attrs;
+	const char *cname, *hname, *pname; /* point into the config */
+	size_t cname_len, hname_len, pname_len;
+	int64_t max_age;
+	size_t header_max;
+	bool refresh, refuse_oversized;
+};
 
 void *pipeline_conf_new(const struct sg_config *cfg)
 {
-	return NULL;
+	const struct sg_session_conf *s = &cfg->session;
+	if (s->secret.len == 0)
+		return NULL; /* every backend is session: none */
+	struct pipe_conf *pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		log_error("session pipeline: out of memory");
+		return NULL;
+	}
+	enum signer_digest dg;
+	int err = signer_digest_parse(s->digest, &dg);
+	if (!err)
+		err = signer_new(dg, SIGNER_KDF_HMAC, s->salt, strlen(s->salt), &pc->signer);
+	if (!err)
+		err = signer_add_key(pc->signer, s->secret.ptr, s->secret.len);
+	for (size_t i = 0; !err && i < s->nfallback; i++)
+		err = signer_add_key(pc->signer, s->fallback_secrets[i].ptr,
+				     s->fallback_secrets[i].len);
+	if (err) {
+		log_error("session pipeline: cannot set up the keys: %s", sg_strerror(err));
+		pipeline_conf_free(pc);
+		return NULL;
+	}
+	enum cookie_samesite ss = COOKIE_SAMESITE_UNSET;
+	if (s->cookie_samesite) {
+		if (strcasecmp(s->cookie_samesite, "Strict") == 0)
+			ss = COOKIE_SAMESITE_STRICT;
+		else if (strcasecmp(s->cookie_samesite, "Lax") == 0)
+			ss = COOKIE_SAMESITE_LAX;
+		else if (strcasecmp(s->cookie_samesite, "None") == 0)
+			ss = COOKIE_SAMESITE_NONE;
+	}
+	pc->attrs = (struct cookie_attrs){
+	    .domain = s->cookie_domain,
+	    .path = s->cookie_path,
+	    .secure = s->cookie_secure,
+	    .httponly = s->cookie_httponly,
+	    .partitioned = s->cookie_partitioned,
+	    .samesite = ss,
+	};
+	pc->cname = s->cookie_name;
+	pc->cname_len = strlen(s->cookie_name);
+	pc->hname = s->header_name;
+	pc->hname_len = strlen(s->header_name);
+	pc->pname = s->patch_header_name;
+	pc->pname_len = strlen(s->patch_header_name);
+	pc->max_age = s->max_age;
+	pc->header_max = s->header_max;
+	pc->refresh = s->refresh_each_request;
+	pc->refuse_oversized = s->refuse_oversized_cookie;
+	return pc;
 }
 
 void pipeline_conf_free(void *conf_state)
 {
+	struct pipe_conf *pc = conf_state;
+	if (!pc)
+		return;
+	signer_free(pc->signer);
+	free(pc);
 }
+
+/* ---- per thread: zlib scratch and counters ---- */
+
+/* One block per thread that ever ran the pipeline, linked once under a mutex
+ * and never unlinked, so the totals survive a thread's exit. Only the owner
+ * thread writes its counters (a relaxed load + store, no locked instruction);
+ * readers sum relaxed loads. */
+struct pipe_thread {
+	struct pipe_thread *next;
+	flask_scratch *scratch; /* NULL is fine: flask_* then allocate per call */
+	_Atomic uint64_t n[PC_COUNT];
+};
+
+static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pipe_thread *threads;
+static _Thread_local struct pipe_thread *self;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void thread_gone(void *arg)
+{
+	struct pipe_thread *t = arg;
+	flask_scratch_free(t->scratch);
+	t->scratch = NULL;
+}
+
+static void exit_key_init(void)
+{
+	(void)pthread_key_create(&exit_key, thread_gone);
+}
+
+static struct pipe_thread *pipe_thread(void)
+{
+	if (self)
+		return self;
+	struct pipe_thread *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (flask_scratch_new(&t->scratch) != 0)
+		t->scratch = NULL;
+	pthread_once(&exit_once, exit_key_init);
+	(void)pthread_setspecific(exit_key, t);
+	pthread_mutex_lock(&threads_mu);
+	t->next = threads;
+	threads = t;
+	pthread_mutex_unlock(&threads_mu);
+	self = t;
+	return t;
+}
+
+static void count(struct pipe_thread *t, enum pipeline_counter c)
+{
+	if (t)
+		atomic_store_explicit(&t->n[c],
+				      atomic_load_explicit(&t->n[c], memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+}
+
+static flask_scratch *scratch(struct pipe_thread *t)
+{
+	return t ? t->scratch : NULL;
+}
+
+void pipeline_counters(uint64_t out[PC_COUNT])
+{
+	memset(out, 0, sizeof(uint64_t) * PC_COUNT);
+	pthread_mutex_lock(&threads_mu);
+	for (struct pipe_thread *t = threads; t; t = t->next)
+		for (int i = 0; i < PC_COUNT; i++)
+			out[i] += atomic_load_explicit(&t->n[i], memory_order_relaxed);
+	pthread_mutex_unlock(&threads_mu);
+}
+
+static const char *const counter_names[PC_COUNT] = {
+    [PC_SESSION_VALID] = "session_valid",
+    [PC_SESSION_MISSING] = "session_missing",
+    [PC_SESSION_BAD_SIGNATURE] = "session_bad_signature",
+    [PC_SESSION_EXPIRED] = "session_expired",
+    [PC_SESSION_FUTURE] = "session_future",
+    [PC_SESSION_MALFORMED] = "session_malformed",
+    [PC_SESSION_TOO_LARGE] = "session_too_large",
+    [PC_PATCH_APPLIED] = "patch_applied",
+    [PC_SET_COOKIE_APPLIED] = "set_cookie_applied",
+    [PC_REJECT_MALFORMED] = "reject_malformed",
+    [PC_REJECT_FORBIDDEN] = "reject_forbidden",
+    [PC_REJECT_TEST_FAILED] = "reject_test_failed",
+    [PC_REJECT_NOT_FOUND] = "reject_not_found",
+    [PC_REJECT_INVALID] = "reject_invalid",
+    [PC_REJECT_TOO_MANY] = "reject_too_many",
+    [PC_REJECT_BAD_COOKIE] = "reject_bad_cookie",
+    [PC_REJECT_UNEXPECTED] = "reject_unexpected_cookie",
+    [PC_COOKIE_RESIGNED] = "cookie_resigned",
+    [PC_COOKIE_DELETED] = "cookie_deleted",
+    [PC_COOKIE_TOO_LARGE] = "cookie_too_large",
+    [PC_HEADER_TOO_LARGE] = "header_too_large",
+    [PC_UNENCODABLE] = "unencodable",
+};
+
+const char *pipeline_counter_name(enum pipeline_counter c)
+{
+	return (unsigned)c < PC_COUNT ? counter_names[c] : "unknown";
+}
+
+/* ---- helpers ---- */
+
+/* The session outcome for a flask_decode error (ctx->session_outcome). */
+static enum pipeline_counter outcome_of(int err)
+{
+	switch (err) {
+	case 0: return PC_SESSION_VALID;
+	case SG_EBADSIG: return PC_SESSION_BAD_SIGNATURE;
+	case SG_EEXPIRED: return PC_SESSION_EXPIRED;
+	case SG_EFUTURE: return PC_SESSION_FUTURE;
+	case SG_ETOOBIG: return PC_SESSION_TOO_LARGE;
+	default: return PC_SESSION_MALFORMED;
+	}
+}
+
+/* "valid", "bad_signature"...: the counter name without "session_". */
+static const char *outcome_name(enum pipeline_counter c)
+{
+	return counter_names[c] + 8;
+}
+
+/* Why a patch or a backend's session cookie was rejected. */
+static enum pipeline_counter reject_of(int err)
+{
+	switch (err) {
+	case SG_EPOLICY: return PC_REJECT_FORBIDDEN;
+	case SG_ETESTFAIL: return PC_REJECT_TEST_FAILED;
+	case SG_ENOENT: return PC_REJECT_NOT_FOUND;
+	case SG_EINVAL: return PC_REJECT_INVALID;
+	default: return PC_REJECT_MALFORMED;
+	}
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Does the stored JSON object text have a top-level member `key` whose value
+ * is the literal true? A tiny scanner (strings skipped, depth counted) so the
+ * no-change path learns whether a session is permanent without a DOM. The
+ * text was signed by a key holder; on anything odd the answer is just no. */
+static bool text_top_true(const char *s, size_t n, const char *key, size_t klen)
+{
+	int depth = 0;
+	bool want_key = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '"') {
+			size_t st = ++i;
+			while (i < n && s[i] != '"')
+				i += s[i] == '\\' ? 2 : 1;
+			if (i >= n)
+				return false;
+			if (depth != 1 || !want_key)
+				continue;
+			want_key = false;
+			size_t j = i + 1;
+			while (j < n && is_ows(s[j]))
+				j++;
+			if (j < n && s[j] == ':')
+				j++;
+			while (j < n && is_ows(s[j]))
+				j++;
+			if (i - st == klen && memcmp(s + st, key, klen) == 0 && n - j >= 4 &&
+			    memcmp(s + j, "true", 4) == 0)
+				return true;
+			i = j - 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+			want_key = depth == 1 && c == '{';
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',' && depth == 1) {
+			want_key = true;
+		}
+	}
+	return false;
+}
+
+static bool starts_object(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && is_ows(s[i]))
+		i++;
+	return i < n && s[i] == '{';
+}
+
+/* Does any header `name` list `tok` (or "*") among its comma-separated tokens? */
+static bool hdr_has_token(const struct http_msg *m, const char *name, size_t nlen, const char *tok,
+			  size_t toklen)
+{
+	for (int i = 0; (i = http_hdr_next(m, i, name, nlen, 0)) >= 0; i++) {
+		size_t n;
+		const char *v = http_hdr_value(m, (unsigned)i, &n);
+		size_t k = 0;
+		while (k < n) {
+			while (k < n && (v[k] == ',' || v[k] == ' ' || v[k] == '\t'))
+				k++;
+			size_t s = k;
+			while (k < n && v[k] != ',')
+				k++;
+			size_t e = k;
+			while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+				e--;
+			if ((e - s == 1 && v[s] == '*') ||
+			    (e - s == toklen && strncasecmp(v + s, tok, toklen) == 0))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A cookie value as werkzeug reads it: DQUOTE'd values are unquoted into a
+ * new buffer (*tmp, freed by the caller). */
+static int cookie_value(const char *v, size_t n, const char **ret, size_t *ret_len, char **tmp)
+{
+	*tmp = NULL;
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		if (!(*tmp = malloc(n)))
+			return SG_ENOMEM;
+		*ret_len = cookie_unquote(v, n, *tmp);
+		*ret = *tmp;
+		return 0;
+	}
+	*ret = v;
+	*ret_len = n;
+	return 0;
+}
+
+static int replace_cookie_header(struct http_msg *m, const char *value, size_t len)
+{
+	http_hdr_remove(m, "cookie", 6, 0);
+	return len ? http_hdr_add(m, "Cookie", 6, value, len) : 0;
+}
+
+/* ---- request side ---- */
 
 int pipeline_request(struct pipeline_ctx *ctx)
 {
 	const struct sg_session_conf *s = &ctx->cfg->session;
-	/* '_' and '-' alike: a WSGI app would read X_Session as X-Session */
-	http_hdr_remove(ctx->req, s->header_name, strlen(s->header_name), HTTP_MATCH_UNDERSCORE);
-	http_hdr_remove(ctx->req, s->patch_header_name, strlen(s->patch_header_name),
+	struct pipe_conf *pc = ctx->conf_state;
+	struct http_msg *m = ctx->req;
+	enum sg_session_mode mode = ctx->backend->session;
+
+	/* Only sessiongate speaks these to backends. conn.c removed hop-by-hop
+	 * headers first, so "Connection: X-Session" cannot remove ours; '_' and
+	 * '-' alike because a WSGI app reads X_Session as X-Session. */
+	http_hdr_remove(m, s->header_name, strlen(s->header_name), HTTP_MATCH_UNDERSCORE);
+	http_hdr_remove(m, s->patch_header_name, strlen(s->patch_header_name),
 			HTTP_MATCH_UNDERSCORE);
-	if (ctx->backend->session == SG_SESSION_HEADER &&
-	    http_hdr_add(ctx->req, s->header_name, strlen(s->header_name), "{}", 2) != 0) {
-		ctx->why = "cannot add the session header";
-		return 500;
+	if (mode == SG_SESSION_NONE)
+		return 0;
+	if (!pc) {
+		/* no keys (allocation failed at load): an empty session, never a 5xx */
+		if (mode == SG_SESSION_HEADER &&
+		    http_hdr_add(m, s->header_name, strlen(s->header_name), "{}", 2) != 0) {
+			ctx->why = "cannot add the session header";
+			return 500;
+		}
+		return 0;
+	}
+	struct pipe_thread *t = pipe_thread();
+	int64_t now = (int64_t)time(NULL);
+	int status = 0;
+	char *joined = NULL, *unq = NULL, *newcookie = NULL, *fwd = NULL, *pbuf = NULL;
+	size_t newlen = 0;
+	bool rewrite = false;
+
+	/* RFC 6265 allows one Cookie header; HTTP/2 gateways may split it.
+	 * Join copies with "; " so every parser behind us sees one list. */
+	const char *ch = NULL;
+	size_t chlen = 0;
+	unsigned ncookie = 0;
+	for (int i = 0; (i = http_hdr_next(m, i, "cookie", 6, 0)) >= 0; i++, ncookie++)
+		if (ncookie == 0)
+			ch = http_hdr_value(m, (unsigned)i, &chlen);
+	if (ncookie > 1) {
+		size_t total = 0, cap = 0;
+		for (int i = 0; (i = http_hdr_next(m, i, "cookie", 6, 0)) >= 0; i++)
+			cap += m->hdrs[i].value.len + 2;
+		if (!(joined = malloc(cap + 1))) {
+			status = 500;
+			goto oom;
+		}
+		for (int i = 0; (i = http_hdr_next(m, i, "cookie", 6, 0)) >= 0; i++) {
+			size_t n;
+			const char *v = http_hdr_value(m, (unsigned)i, &n);
+			if (total) {
+				memcpy(joined + total, "; ", 2);
+				total += 2;
+			}
+			memcpy(joined + total, v, n);
+			total += n;
+		}
+		joined[total] = '\0';
+		ch = joined;
+		chlen = total;
+		rewrite = true;
+	}
+
+	flask_session *fs = NULL;
+	enum pipeline_counter outcome = PC_SESSION_MISSING;
+	const char *raw = NULL;
+	size_t rawlen = 0;
+	bool found = ch && cookie_find(ch, chlen, pc->cname, pc->cname_len, &raw, &rawlen) == 0;
+	if (found && rawlen > 0) {
+		const char *val;
+		size_t vlen;
+		if (cookie_value(raw, rawlen, &val, &vlen, &unq) != 0) {
+			status = 500;
+			goto oom;
+		}
+		int err = flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
+		if (err == SG_ENOMEM) {
+			status = 500;
+			goto oom;
+		}
+		outcome = outcome_of(err);
+		if (!err && !starts_object(fs->json, fs->json_len)) {
+			flask_session_free(fs);
+			fs = NULL;
+			outcome = PC_SESSION_MALFORMED;
+		}
+	}
+
+	/* The plain view: Flask's own JSON needs no work (fast path). */
+	const char *plain = "{}";
+	size_t plen = 2;
+	if (fs && tag_text_is_plain(fs->json, fs->json_len)) {
+		plain = fs->json;
+		plen = fs->json_len;
+	} else if (fs) {
+		int err = tag_plain_text(fs->json, fs->json_len, &pbuf, &plen);
+		if (err == SG_ENOMEM) {
+			status = 500;
+			goto oom;
+		}
+		if (err) {
+			flask_session_free(fs);
+			fs = NULL;
+			outcome = PC_SESSION_MALFORMED;
+			plain = "{}";
+			plen = 2;
+		} else {
+			plain = pbuf;
+		}
+	}
+	ctx->state = fs;
+	ctx->session_outcome = outcome_name(outcome);
+	count(t, outcome);
+	if (outcome != PC_SESSION_VALID && outcome != PC_SESSION_MISSING)
+		log_debug("client %s: session cookie refused (%s): empty session", ctx->peer,
+			  outcome_name(outcome));
+
+	/* The Cookie header the backend gets. Header backends never see the
+	 * signed cookie; cookie backends (real Flask apps) see it only when it
+	 * verified, re-signed with the current key if a fallback key verified
+	 * it (the app may not know our fallbacks). An invalid cookie is removed
+	 * from what backends see but never deleted from the client. */
+	if (found) {
+		int err;
+		if (mode == SG_SESSION_COOKIE && fs && fs->key_index > 0) {
+			size_t flen;
+			err = flask_resign(pc->signer, fs, now, &fwd, &flen);
+			if (!err)
+				err = cookie_replace(ch, chlen, pc->cname, pc->cname_len, fwd, flen,
+						     &newcookie, &newlen);
+			rewrite = true;
+		} else if (mode != SG_SESSION_COOKIE || !fs) {
+			err =
+			    cookie_strip(ch, chlen, pc->cname, pc->cname_len, &newcookie, &newlen);
+			rewrite = true;
+		} else {
+			err = 0;
+		}
+		if (err) {
+			status = 500;
+			goto oom;
+		}
+	}
+	if (rewrite) {
+		const char *v = newcookie ? newcookie : joined;
+		size_t n = newcookie ? newlen : chlen;
+		if (replace_cookie_header(m, v, n) != 0) {
+			status = 500;
+			goto oom;
+		}
+	}
+
+	if (plen > pc->header_max) {
+		count(t, PC_HEADER_TOO_LARGE);
+		if (mode == SG_SESSION_HEADER) {
+			log_warn(
+			    "backend %s: session header of %zu bytes exceeds header_max (%zu), "
+			    "client %s: 431",
+			    ctx->backend->name, plen, pc->header_max, ctx->peer);
+			ctx->why = "the session is too large to forward (session header over "
+				   "header_max)";
+			status = 431;
+			goto out;
+		}
+		/* a cookie backend reads the cookie; the header is a courtesy */
+		log_debug("backend %s: session header of %zu bytes over header_max: not sent",
+			  ctx->backend->name, plen);
+	} else if (mode == SG_SESSION_HEADER || mode == SG_SESSION_COOKIE) {
+		if (http_hdr_add(m, pc->hname, pc->hname_len, plain, plen) != 0) {
+			status = 500;
+			goto oom;
+		}
+	}
+	goto out;
+oom:
+	ctx->why = "out of memory";
+	log_error("backend %s: session pipeline: out of memory", ctx->backend->name);
+out:
+	free(joined);
+	free(unq);
+	free(newcookie);
+	free(fwd);
+	free(pbuf);
+	return status;
+}
+
+/* ---- response side ---- */
+
+/* One response's merge: the DOMs exist only once a change arrived. */
+struct merge {
+	struct pipeline_ctx *ctx;
+	struct pipe_conf *pc;
+	struct pipe_thread *t;
+	struct patch_policy pol;
+	int64_t now;
+	json *orig;  /* the session the backend received (stored form) */
+	json *cur;   /* orig with the changes applied so far */
+	bool broken; /* the client's session cannot be parsed: changes are dropped */
+};
+
+static int merge_dom(struct merge *g)
+{
+	if (g->cur)
+		return 0;
+	if (g->broken)
+		return SG_EUNSUPPORTED;
+	const flask_session *fs = g->ctx->state;
+	int err = fs ? flask_session_parse(fs, &g->orig) : 0;
+	if (!err && !fs && !(g->orig = json_new_object()))
+		err = SG_ENOMEM;
+	if (!err && !(g->cur = json_copy(g->orig)))
+		err = SG_ENOMEM;
+	if (err) {
+		json_free(g->orig);
+		g->orig = NULL;
+		g->broken = true;
+		count(g->t, PC_UNENCODABLE);
+		log_error("backend %s: the client's session cannot be parsed (%s): its changes are "
+			  "dropped, the session passes through untouched",
+			  g->ctx->backend->name, sg_strerror(err));
+		return SG_EUNSUPPORTED;
 	}
 	return 0;
+}
+
+static void merge_reject(struct merge *g, const char *what, enum pipeline_counter r)
+{
+	count(g->t, r);
+	log_warn("backend %s: %s rejected (%s), client %s; the response is delivered without it",
+		 g->ctx->backend->name, what, counter_names[r] + 7, g->ctx->peer);
+}
+
+/* A cookie backend's Set-Cookie for the session: its whole new session. */
+static void merge_set_cookie(struct merge *g, const struct set_cookie *c)
+{
+	json *after = NULL;
+	int err = 0;
+	if (cookie_is_deletion(c, g->now)) {
+		if (!(after = json_new_object()))
+			err = SG_ENOMEM;
+	} else {
+		const char *val;
+		size_t vlen;
+		char *unq;
+		flask_session *bfs = NULL;
+		err = cookie_value(c->value, c->value_len, &val, &vlen, &unq);
+		/* no time checks: the backend just signed it, whatever its clock says */
+		if (!err)
+			err =
+			    flask_decode(g->pc->signer, scratch(g->t), val, vlen, g->now, -1, &bfs);
+		if (!err)
+			err = flask_session_parse(bfs, &after);
+		flask_session_free(bfs);
+		free(unq);
+		if (err && err != SG_ENOMEM) {
+			count(g->t, PC_REJECT_BAD_COOKIE);
+			log_warn("backend %s: its session Set-Cookie is dropped (%s), client %s",
+				 g->ctx->backend->name, sg_strerror(err), g->ctx->peer);
+			return;
+		}
+	}
+	if (!err)
+		err = merge_dom(g);
+	if (err == SG_EUNSUPPORTED) {
+		json_free(after);
+		return;
+	}
+	if (!err)
+		err = patch_diff_apply(g->cur, g->orig, after, &g->pol, NULL);
+	json_free(after);
+	if (err)
+		merge_reject(g, "session Set-Cookie", reject_of(err));
+	else
+		count(g->t, PC_SET_COOKIE_APPLIED);
+}
+
+static void merge_patch(struct merge *g, const char *v, size_t n, unsigned k, unsigned total)
+{
+	if (merge_dom(g) != 0)
+		return;
+	int err = patch_apply(g->cur, v, n, &g->pol);
+	if (err) {
+		char what[64];
+		snprintf(what, sizeof(what), "session patch %u of %u", k, total);
+		merge_reject(g, what, reject_of(err));
+	} else {
+		count(g->t, PC_PATCH_APPLIED);
+	}
 }
 
 int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 {
 	const struct sg_session_conf *s = &ctx->cfg->session;
-	if (http_hdr_remove(resp, s->patch_header_name, strlen(s->patch_header_name),
-			    HTTP_MATCH_UNDERSCORE) > 0)
-		log_debug("backend %s: session patch ignored (pipeline not built)",
-			  ctx->backend->name);
-	return 0;
+	struct pipe_conf *pc = ctx->conf_state;
+	enum sg_session_mode mode = ctx->backend->session;
+	const char *pname = s->patch_header_name;
+	size_t pname_len = strlen(pname);
+
+	if (mode == SG_SESSION_NONE || !pc) {
+		if (http_hdr_remove(resp, pname, pname_len, HTTP_MATCH_UNDERSCORE) > 0)
+			log_debug("backend %s: session patch ignored (no session for this backend)",
+				  ctx->backend->name);
+		return 0;
+	}
+
+	struct merge g = {
+	    .ctx = ctx,
+	    .pc = pc,
+	    .t = pipe_thread(),
+	    .pol = {ctx->backend->writable_keys, ctx->backend->nwritable},
+	    .now = (int64_t)time(NULL),
+	};
+	int status = 0;
+	char *value = NULL, *sc = NULL;
+	size_t vlen = 0, sclen = 0;
+
+	/* 1. The backend's session Set-Cookie (the last one wins, as in a
+	 * browser). Never forwarded: the client gets sessiongate's cookie only. */
+	int last = -1;
+	struct set_cookie c, lastc;
+	for (int i = 0; (i = http_hdr_next(resp, i, "set-cookie", 10, 0)) >= 0; i++) {
+		size_t n;
+		const char *v = http_hdr_value(resp, (unsigned)i, &n);
+		if (cookie_parse_set_cookie(v, n, &c) != 0 || c.name_len != pc->cname_len ||
+		    memcmp(c.name, pc->cname, pc->cname_len) != 0)
+			continue;
+		last = i;
+		lastc = c;
+		http_hdr_remove_at(resp, (unsigned)i); /* bytes stay readable */
+	}
+	if (last >= 0 && mode == SG_SESSION_COOKIE) {
+		merge_set_cookie(&g, &lastc);
+	} else if (last >= 0) {
+		/* a header backend (or Starlette, until issue 8) setting our cookie
+		 * would overwrite the shared session: never let it through */
+		count(g.t, PC_REJECT_UNEXPECTED);
+		log_warn("backend %s (session: %s): its Set-Cookie for the session cookie is "
+			 "dropped; change the session with %s",
+			 ctx->backend->name, config_session_mode_name(mode), pname);
+	}
+
+	/* 2. Patch headers, in order; too many is one rejection of them all. */
+	unsigned npatch = 0;
+	for (int i = 0; (i = http_hdr_next(resp, i, pname, pname_len, HTTP_MATCH_UNDERSCORE)) >= 0;
+	     i++)
+		npatch++;
+	if (npatch > SG_HTTP_PATCH_HEADERS_MAX) {
+		char what[64];
+		snprintf(what, sizeof(what), "%u session patches (more than %d)", npatch,
+			 SG_HTTP_PATCH_HEADERS_MAX);
+		merge_reject(&g, what, PC_REJECT_TOO_MANY);
+	} else {
+		unsigned k = 0;
+		for (int i = 0;
+		     (i = http_hdr_next(resp, i, pname, pname_len, HTTP_MATCH_UNDERSCORE)) >= 0;
+		     i++) {
+			size_t n;
+			const char *v = http_hdr_value(resp, (unsigned)i, &n);
+			merge_patch(&g, v, n, ++k, npatch);
+		}
+	}
+	http_hdr_remove(resp, pname, pname_len, HTTP_MATCH_UNDERSCORE);
+
+	/* 3. The result. Unchanged (deep comparison): the client keeps its exact
+	 * bytes, unless Flask would refresh a permanent session. */
+	const flask_session *fs = ctx->state;
+	bool deletion = false, permanent = false;
+	if (g.cur && !json_equal(g.orig, g.cur)) {
+		if (g.cur->type == JSON_OBJECT && g.cur->u.obj.len == 0) {
+			deletion = true;
+		} else {
+			const json *p = json_object_get_cstr(g.cur, "_permanent");
+			permanent = p && p->type == JSON_TRUE;
+			int err =
+			    flask_encode(pc->signer, scratch(g.t), g.cur, g.now, &value, &vlen);
+			if (err == SG_ENOMEM)
+				goto oom;
+			if (err) {
+				count(g.t, PC_UNENCODABLE);
+				log_error(
+				    "backend %s: the changed session cannot be encoded (%s): the "
+				    "client keeps its cookie unchanged",
+				    ctx->backend->name, sg_strerror(err));
+			}
+		}
+	} else if (fs && pc->refresh && text_top_true(fs->json, fs->json_len, "_permanent", 10)) {
+		/* Flask's SESSION_REFRESH_EACH_REQUEST: same payload, new time */
+		permanent = true;
+		if (flask_resign(pc->signer, fs, g.now, &value, &vlen) != 0)
+			goto oom;
+	}
+
+	int err = 0;
+	if (deletion)
+		err = cookie_build_deletion(pc->cname, pc->cname_len, &pc->attrs, &sc, &sclen);
+	else if (value)
+		err = cookie_build(pc->cname, pc->cname_len, value, vlen, &pc->attrs,
+				   permanent ? g.now + pc->max_age : -1, &sc, &sclen);
+	if (err == SG_ENOMEM)
+		goto oom;
+	if (err) {
+		/* config_validate checked the attributes: should not happen */
+		log_error("backend %s: cannot build the session cookie: %s", ctx->backend->name,
+			  sg_strerror(err));
+	} else if (sc) {
+		if (sclen > SG_COOKIE_WARN_LEN) {
+			count(g.t, PC_COOKIE_TOO_LARGE);
+			if (pc->refuse_oversized) {
+				log_error("backend %s: new session cookie of %zu bytes is over %d "
+					  "(browsers drop it): 500 (refuse_oversized_cookie)",
+					  ctx->backend->name, sclen, SG_COOKIE_WARN_LEN);
+				ctx->why = "the session cookie grew too large for browsers";
+				status = 500;
+				goto out;
+			}
+			log_warn("backend %s: new session cookie of %zu bytes is over %d: browsers "
+				 "will silently drop it",
+				 ctx->backend->name, sclen, SG_COOKIE_WARN_LEN);
+		}
+		if (http_hdr_add(resp, "Set-Cookie", 10, sc, sclen) != 0)
+			goto oom;
+		count(g.t, deletion ? PC_COOKIE_DELETED : PC_COOKIE_RESIGNED);
+		ctx->resigned = !deletion;
+	}
+
+	/* The response depends on the session (read or written): caches must
+	 * key it on the cookie, as Flask says when the session was accessed. */
+	if (!hdr_has_token(resp, "vary", 4, "cookie", 6) &&
+	    http_hdr_add(resp, "Vary", 4, "Cookie", 6) != 0)
+		goto oom;
+	goto out;
+oom:
+	ctx->why = "out of memory";
+	log_error("backend %s: session pipeline: out of memory", ctx->backend->name);
+	status = 500;
+out:
+	json_free(g.orig);
+	json_free(g.cur);
+	free(value);
+	free(sc);
+	return status;
 }
 
 void pipeline_done(struct pipeline_ctx *ctx)
 {
+	flask_session_free(ctx->state);
 	ctx->state = NULL;
 }

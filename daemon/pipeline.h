@@ -1,10 +1,12 @@
-/* daemon/pipeline.h — the seam where the session pipeline (issue 4) plugs
- * into the proxy: called by conn.c once per request on each side. */
+/* daemon/pipeline.h — the session pipeline (issue 4): called by conn.c once per
+ * request on each side to decode the Flask session once, hand it to the
+ * backend, merge its changes and emit at most one re-signed cookie. */
 #ifndef SG_PIPELINE_H
 #define SG_PIPELINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "http.h"
@@ -13,26 +15,29 @@
  * pipeline owns `state` (freed by pipeline_done) and sets the outputs. */
 struct pipeline_ctx {
 	/* inputs */
-	const struct sg_config *cfg;     /* the generation the request started on */
-	void *conf_state;                /* pipeline_conf_new()'s result for cfg */
+	const struct sg_config *cfg; /* the generation the request started on */
+	void *conf_state;	     /* pipeline_conf_new()'s result for cfg */
 	const struct sg_backend *backend;
 	size_t backend_index;
-	struct http_msg *req;            /* request head: hop-by-hop already removed */
-	const char *peer;                /* client address, for logs */
+	struct http_msg *req; /* request head: hop-by-hop already removed */
+	const char *peer;     /* client address, for logs */
 
 	/* pipeline-owned, per request */
 	void *state;
 
 	/* outputs */
-	const char *why;                 /* body of a refusal (static string) */
-	const char *session_outcome;     /* for the access log/metrics: "valid", "missing"... */
-	bool resigned;                   /* a new session cookie was emitted */
+	const char *why;	     /* body of a refusal (static string) */
+	const char *session_outcome; /* for the access log/metrics: "valid", "missing"... */
+	bool resigned;		     /* a new session cookie was emitted */
 };
 
-/* Per configuration generation (keys, derived HMAC state...): built when a
- * config is loaded, freed when its last request is done. NULL is allowed. */
+/* Per configuration generation (signer with the keys' HMAC states, cookie
+ * attributes): built when a config is loaded, freed when its last request is
+ * done. Returns NULL when the config has no secret (every backend is
+ * session: none) or on allocation failure; the pipeline then only strips
+ * client-sent session and patch headers. */
 void *pipeline_conf_new(const struct sg_config *cfg);
-void pipeline_conf_free(void *conf_state);
+void pipeline_conf_free(void *conf_state); /* NULL is a no-op */
 
 /* After routing, before forwarding: may read, remove and add request headers
  * (http.h header API). Returns 0 to forward, or an HTTP status (e.g. 431)
@@ -48,5 +53,43 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp);
 /* Frees ctx->state; called exactly once per request that reached
  * pipeline_request, whatever happened afterwards. */
 void pipeline_done(struct pipeline_ctx *ctx);
+
+/* Counters for the metrics module (issue 5). Each worker thread counts in
+ * its own block (no locks or atomic read-modify-write on the hot path);
+ * pipeline_counters sums every thread's block at the time of the call. */
+enum pipeline_counter {
+	/* sessions decoded, by outcome (ctx->session_outcome) */
+	PC_SESSION_VALID,
+	PC_SESSION_MISSING,
+	PC_SESSION_BAD_SIGNATURE,
+	PC_SESSION_EXPIRED,
+	PC_SESSION_FUTURE,
+	PC_SESSION_MALFORMED,
+	PC_SESSION_TOO_LARGE,
+	/* patch headers and cookie backends' session Set-Cookies merged */
+	PC_PATCH_APPLIED,
+	PC_SET_COOKIE_APPLIED,
+	/* changes rejected as a whole, by reason */
+	PC_REJECT_MALFORMED,   /* not JSON, bad op shape, bad pointer, too big/deep */
+	PC_REJECT_FORBIDDEN,   /* touches a key outside writable_keys */
+	PC_REJECT_TEST_FAILED, /* a JSON Patch "test" op failed */
+	PC_REJECT_NOT_FOUND,   /* a JSON Patch path that does not exist */
+	PC_REJECT_INVALID,     /* would make the session a non-object... */
+	PC_REJECT_TOO_MANY,    /* more than SG_HTTP_PATCH_HEADERS_MAX patch headers */
+	PC_REJECT_BAD_COOKIE,  /* a session Set-Cookie failing verification */
+	PC_REJECT_UNEXPECTED,  /* a session Set-Cookie from a header backend */
+	/* what went back to clients */
+	PC_COOKIE_RESIGNED,  /* a new session cookie (changed or refreshed) */
+	PC_COOKIE_DELETED,   /* a deletion cookie (session became empty) */
+	PC_COOKIE_TOO_LARGE, /* a new cookie over SG_COOKIE_WARN_LEN (warned or refused) */
+	PC_HEADER_TOO_LARGE, /* session header over header_max: 431 */
+	PC_UNENCODABLE,	     /* a changed session could not be re-encoded: kept as it was */
+	PC_COUNT
+};
+
+/* "session_valid", "reject_forbidden"...: stable names for metric labels. */
+const char *pipeline_counter_name(enum pipeline_counter c);
+/* Sums every thread's counters into out. */
+void pipeline_counters(uint64_t out[PC_COUNT]);
 
 #endif
