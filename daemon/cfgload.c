@@ -2,6 +2,7 @@
  * with positions -> struct sg_config), ${ENV} substitution, secret key files,
  * and `sessiongate -t`. Every error is "FILE:LINE:COLUMN: what was expected". */
 #include "cfgload.h"
+#include "signer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1028,12 +1029,10 @@ static int read_secret(struct ld *l, const struct ynode *at, const char *path, s
 		}
 	}
 	close(fd);
-	/* one trailing newline is an editor's, not the key's */
-	if (rc == 0 && len && buf[len - 1] == '\n') {
-		len--;
-		if (len && buf[len - 1] == '\r')
-			len--;
-	}
+	/* one trailing newline is an editor's, not the key's; the same rule as
+	 * the cookie CLI (signer_secret_trim), so both derive the same key */
+	if (rc == 0)
+		len = signer_secret_trim((const char *)buf, len);
 	if (rc == 0 && len == 0)
 		rc = errat(l, at, "secret key file %s is empty",
 			   q(path, strlen(path), qb, sizeof(qb)));

@@ -258,9 +258,10 @@ START_TEST(test_secrets)
 		 secret_path, crlf_path, crlf_path);
 	struct sg_config *c = load(y, 0);
 	ck_assert_uint_eq(c->session.secret.len, 6);
-	ck_assert_uint_eq(c->session.fallback_secrets[0].len, 4); /* "\r\n" stripped, NUL kept */
-	ck_assert_mem_eq(c->session.fallback_secrets[0].ptr, "k\0ey", 4);
-	ck_assert_uint_eq(c->backends[0].starlette_secret.len, 4);
+	/* only the "\n" goes: a CR is key material, as for the cookie CLI; NUL kept */
+	ck_assert_uint_eq(c->session.fallback_secrets[0].len, 5);
+	ck_assert_mem_eq(c->session.fallback_secrets[0].ptr, "k\0ey\r", 5);
+	ck_assert_uint_eq(c->backends[0].starlette_secret.len, 5);
 	config_free(c);
 }
 END_TEST
