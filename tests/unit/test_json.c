@@ -443,9 +443,9 @@ static void assert_dump(const json *v, unsigned flags, const char *want, size_t 
 	free(out);
 }
 
-START_TEST(test_python_vectors)
+static void test_python_vectors_one(size_t idx)
 {
-	const struct pyvec *t = &pyvecs[_i];
+	const struct pyvec *t = &pyvecs[idx];
 	json *v = parse_ok(t->in, t->in_len, JSON_PARSE_PYTHON);
 	assert_dump(v, SORT_ASCII, t->sorted, t->sorted_len);
 	if (t->plain)
@@ -462,6 +462,12 @@ START_TEST(test_python_vectors)
 	json_free(c);
 	json_free(w);
 	json_free(v);
+}
+
+START_TEST(test_python_vectors)
+{
+	for (size_t i = 0; i < sizeof(pyvecs) / sizeof(pyvecs[0]); i++)
+		test_python_vectors_one(i);
 }
 END_TEST
 
@@ -574,14 +580,20 @@ static const struct {
     {"1 // c", 0, 0, SG_EMALFORMED},
 };
 
+static void test_rejects_one(size_t idx)
+{
+	size_t n = rejects[idx].len ? rejects[idx].len : strlen(rejects[idx].in);
+	json *v = (json *)0x1;
+	int err = json_parse(rejects[idx].in, n, rejects[idx].flags, &v);
+	ck_assert_msg(err == rejects[idx].err, "'%.*s': got %d want %d", (int)n, rejects[idx].in,
+		      err, rejects[idx].err);
+	ck_assert_ptr_eq(v, (json *)0x1); /* *ret untouched on failure */
+}
+
 START_TEST(test_rejects)
 {
-	size_t n = rejects[_i].len ? rejects[_i].len : strlen(rejects[_i].in);
-	json *v = (json *)0x1;
-	int err = json_parse(rejects[_i].in, n, rejects[_i].flags, &v);
-	ck_assert_msg(err == rejects[_i].err, "'%.*s': got %d want %d", (int)n, rejects[_i].in, err,
-		      rejects[_i].err);
-	ck_assert_ptr_eq(v, (json *)0x1); /* *ret untouched on failure */
+	for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++)
+		test_rejects_one(i);
 }
 END_TEST
 
@@ -625,13 +637,19 @@ static const char *verbatim[] = {
     "{\"a\":{\"b\":{\"c\":[null]}}}",
 };
 
-START_TEST(test_verbatim)
+static void test_verbatim_one(size_t idx)
 {
-	const char *s = verbatim[_i];
+	const char *s = verbatim[idx];
 	json *v = parse_str(s);
 	assert_dump(v, 0, s, strlen(s));
 	assert_dump(v, SORT_ASCII, s, strlen(s));
 	json_free(v);
+}
+
+START_TEST(test_verbatim)
+{
+	for (size_t i = 0; i < sizeof(verbatim) / sizeof(verbatim[0]); i++)
+		test_verbatim_one(i);
 }
 END_TEST
 
@@ -690,12 +708,12 @@ static const struct {
     {"\"\357\277\277\364\217\277\277\"", "\357\277\277\364\217\277\277", 7},
 };
 
-START_TEST(test_string_bytes)
+static void test_string_bytes_one(size_t idx)
 {
-	json *v = parse_str(strings[_i].in);
+	json *v = parse_str(strings[idx].in);
 	ck_assert_int_eq(v->type, JSON_STRING);
-	ck_assert_uint_eq(v->u.str.len, strings[_i].len);
-	ck_assert_mem_eq(v->u.str.ptr, strings[_i].bytes, strings[_i].len);
+	ck_assert_uint_eq(v->u.str.len, strings[idx].len);
+	ck_assert_mem_eq(v->u.str.ptr, strings[idx].bytes, strings[idx].len);
 	ck_assert_int_eq(v->u.str.ptr[v->u.str.len], '\0');
 	/* the ASCII dump re-parses to the same bytes */
 	char *out;
@@ -708,6 +726,12 @@ START_TEST(test_string_bytes)
 	free(out);
 	json_free(w);
 	json_free(v);
+}
+
+START_TEST(test_string_bytes)
+{
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		test_string_bytes_one(i);
 }
 END_TEST
 
@@ -734,13 +758,19 @@ static const struct {
     {"x\355\277\277y", 5, "\"x\\udfffy\"", "\"x\\udfffy\""},
 };
 
+static void test_escapes_one(size_t idx)
+{
+	json *v = json_new_string(escapes[idx].bytes, escapes[idx].len);
+	ck_assert_ptr_nonnull(v);
+	assert_dump(v, JSON_DUMP_ASCII, escapes[idx].ascii, strlen(escapes[idx].ascii));
+	assert_dump(v, 0, escapes[idx].raw, strlen(escapes[idx].raw));
+	json_free(v);
+}
+
 START_TEST(test_escapes)
 {
-	json *v = json_new_string(escapes[_i].bytes, escapes[_i].len);
-	ck_assert_ptr_nonnull(v);
-	assert_dump(v, JSON_DUMP_ASCII, escapes[_i].ascii, strlen(escapes[_i].ascii));
-	assert_dump(v, 0, escapes[_i].raw, strlen(escapes[_i].raw));
-	json_free(v);
+	for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
+		test_escapes_one(i);
 }
 END_TEST
 
@@ -1221,13 +1251,13 @@ int main(void)
 	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_python_vectors, 0, sizeof(pyvecs) / sizeof(pyvecs[0]));
-	tcase_add_loop_test(tc, test_rejects, 0, sizeof(rejects) / sizeof(rejects[0]));
+	tcase_add_test(tc, test_python_vectors);
+	tcase_add_test(tc, test_rejects);
 	tcase_add_test(tc, test_null_input);
-	tcase_add_loop_test(tc, test_verbatim, 0, sizeof(verbatim) / sizeof(verbatim[0]));
+	tcase_add_test(tc, test_verbatim);
 	tcase_add_test(tc, test_numbers_by_lexeme);
-	tcase_add_loop_test(tc, test_string_bytes, 0, sizeof(strings) / sizeof(strings[0]));
-	tcase_add_loop_test(tc, test_escapes, 0, sizeof(escapes) / sizeof(escapes[0]));
+	tcase_add_test(tc, test_string_bytes);
+	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_dump_rejects_bad_wtf8);
 	tcase_add_test(tc, test_sort_order_is_code_point_order);
 	tcase_add_test(tc, test_sort_large);
