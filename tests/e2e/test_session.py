@@ -508,6 +508,15 @@ class SessionTest(harness.TestCase):
         self.assertEqual(self.get(c, "/api/me").json(), {"user": None})
         self.assertNotIn("_user_id", self.jar(c))
 
+    def test_readme_example(self):
+        c = self.client()
+        self.post(c, "/flask/login", data={"user": "carol"})
+        self.assertEqual(self.post(c, "/api/cart/7").json(), {"user": "carol", "cart": [7]})
+        self.assertEqual(self.post(c, "/api/cart/9").json(), {"user": "carol", "cart": [7, 9]})
+        self.assertEqual(self.flask_session(c)["cart"]["items"],
+                         [{"type": "int", "value": 7}, {"type": "int", "value": 9}])
+        self.assertEqual(self.jar(c)["cart"], [7, 9])
+
     def test_fallback_key(self):
         c = self.client()
         old = flask_sign({"who": "old"}, OLD_SECRET, int(time.time()))

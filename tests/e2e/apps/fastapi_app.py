@@ -43,3 +43,12 @@ async def patch(request: Request):
     for k, v in body.get("extra_headers", []):
         r.headers.append(k, v)
     return r
+
+
+# The README's example ("The header protocol"), verbatim.
+@app.post("/api/cart/{item}")
+def add_to_cart(item: int, request: Request, response: Response):
+    session = json.loads(request.headers["x-session"])  # verified by sessiongate
+    cart = session.get("cart", []) + [item]
+    response.headers["X-Session-Patch"] = json.dumps({"cart": cart})
+    return {"user": session.get("_user_id"), "cart": cart}  # Flask-Login's key
