@@ -1008,11 +1008,13 @@ fail:
 	return NULL;
 }
 
-static bool obj_equal_sorted(const json *a, const json *b, size_t n)
+/* 1 equal, 0 not, -1 out of memory (the caller falls back to lookups, so
+ * json_equal never answers "different" just because malloc failed). */
+static int obj_equal_sorted(const json *a, const json *b, size_t n)
 {
 	const struct json_member **ma = malloc(2 * n * sizeof(*ma));
 	if (!ma)
-		return false;
+		return -1;
 	const struct json_member **mb = ma + n;
 	for (size_t i = 0; i < n; i++) {
 		ma[i] = &a->u.obj.m[i];
@@ -1050,8 +1052,9 @@ bool json_equal(const json *a, const json *b)
 		if (n != b->u.obj.len)
 			return false;
 		/* keys are unique, so same size + every key of a in b is enough */
-		if (n > SMALL_OBJ)
-			return obj_equal_sorted(a, b, n);
+		int eq = n > SMALL_OBJ ? obj_equal_sorted(a, b, n) : -1;
+		if (eq >= 0)
+			return eq;
 		for (size_t i = 0; i < n; i++) {
 			const struct json_member *m = &a->u.obj.m[i];
 			json *bv = json_object_get(b, m->key, m->klen);

@@ -524,6 +524,8 @@ static const struct {
     {"NaNa", 0, JSON_PARSE_PYTHON, SG_EMALFORMED},
     {"tru", 0, 0, SG_EMALFORMED},
     {"nul", 0, 0, SG_EMALFORMED},
+    {"fals", 0, 0, SG_EMALFORMED},
+    {"[f]", 0, 0, SG_EMALFORMED},
     {"True", 0, 0, SG_EMALFORMED},
     {"None", 0, 0, SG_EMALFORMED},
     {"true false", 0, 0, SG_EMALFORMED},
@@ -564,8 +566,12 @@ static const struct {
     {"\"\370\210\200\200\200\"", 0, 0, SG_EMALFORMED},
     {"\"\376\"", 0, 0, SG_EMALFORMED},
     {"\"\377\"", 0, 0, SG_EMALFORMED},
-    {"\"\342\202\"", 0, 0, SG_EMALFORMED}, /* truncated before quote */
-    {"\"\342\202", 0, 0, SG_EMALFORMED},   /* truncated at end */
+    {"\"\342\202\"", 0, 0, SG_EMALFORMED},	/* truncated before quote */
+    {"\"\342\202", 0, 0, SG_EMALFORMED},	/* truncated at end */
+    {"\"\342\202A\"", 0, 0, SG_EMALFORMED},	/* bad 3rd byte */
+    {"\"\360\237\230A\"", 0, 0, SG_EMALFORMED}, /* bad 4th byte */
+    {"\"\361\200\200\"", 0, 0, SG_EMALFORMED},	/* truncated F1 sequence */
+    {"\"\363\300\200\200\"", 0, 0, SG_EMALFORMED},
     {"\"\342\"\254\"", 0, 0, SG_EMALFORMED},
     {"\"\303\303\"", 0, 0, SG_EMALFORMED},
     {"{\"\377\":1}", 0, 0, SG_EMALFORMED},
@@ -692,7 +698,9 @@ static const struct {
     {"\"\\b\\f\\n\\r\\t\\\"\\\\\"", "\b\f\n\r\t\"\\", 7},
     {"\"\\ud83d\\ude00\"", "\360\237\230\200", 4}, /* pair combines */
     {"\"\\uD83D\\uDE00\"", "\360\237\230\200", 4},
-    {"\"\\udbff\\udfff\"", "\364\217\277\277", 4},	   /* U+10FFFF */
+    {"\"\\udbff\\udfff\"", "\364\217\277\277", 4}, /* U+10FFFF */
+    {"\"\361\200\200\200\363\277\277\277\"", "\361\200\200\200\363\277\277\277",
+     8},						   /* raw U+40000 U+FFFFF */
     {"\"\\ud800\\udc00\"", "\360\220\200\200", 4},	   /* U+10000 */
     {"\"\\ud800\"", "\355\240\200", 3},			   /* lone high: WTF-8 */
     {"\"\\udfff\"", "\355\277\277", 3},			   /* lone low */
@@ -753,6 +761,9 @@ static const struct {
     {"\357\273\277", 3, "\"\\ufeff\"", "\"\357\273\277\""},
     {"\360\237\230\200", 4, "\"\\ud83d\\ude00\"", "\"\360\237\230\200\""},
     {"\364\217\277\277", 4, "\"\\udbff\\udfff\"", "\"\364\217\277\277\""},
+    /* json.dumps("\U00040000\U000fffff") */
+    {"\361\200\200\200\363\277\277\277", 8, "\"\\ud8c0\\udc00\\udbbf\\udfff\"",
+     "\"\361\200\200\200\363\277\277\277\""},
     /* lone surrogates are escaped in both modes so output stays UTF-8 */
     {"\355\240\200", 3, "\"\\ud800\"", "\"\\ud800\""},
     {"x\355\277\277y", 5, "\"x\\udfffy\"", "\"x\\udfffy\""},
