@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/bench/proxy.sh — sessiongate next to nginx and HAProxy as a proxy, in one run (issue 6).
-# Usage: tests/bench/proxy.sh [--quick] [--build DIR] [--only main,p99,scale,asgi]
+# Usage: tests/bench/proxy.sh [--quick] [--build DIR] [--only main,p99,scale,asgi,profile]
 # Figures, never pass/fail: --quick takes a few minutes, the default full run under 15.
 # Everything listens on 127.0.0.1 and is stopped by PID at the end (see proxy_bench.py).
 set -euo pipefail

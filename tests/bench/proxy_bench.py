@@ -707,6 +707,130 @@ class Bench:
         print()
 
 
+class Profile:
+    """--only profile: syscalls per request (strace -c) for each proxy, an
+    A/B of sessiongate with libevent's epoll changelist, and where
+    sessiongate's CPU goes (perf, when the kernel allows it)."""
+
+    SYSCALLS = [("epoll_ctl", ("epoll_ctl",)), ("epoll_wait", ("epoll_wait", "epoll_pwait")),
+                ("read", ("read", "readv", "recvfrom", "recvmsg")),
+                ("write", ("write", "writev", "sendto", "sendmsg")),
+                ("ioctl", ("ioctl",))]
+
+    def __init__(self, bench):
+        self.b = bench
+
+    def strace(self, pids, port, path, secs):
+        out = os.path.join(self.b.tmp, "strace.txt")
+        argv = ["strace", "-c", "-f", "-o", out]
+        for pid in pids:
+            argv += ["-p", str(pid)]
+        st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.7)
+        r = self.b.run.wrk(port, path, self.b.cookie, 1, 16, False, (), secs=secs)
+        st.send_signal(signal.SIGINT)
+        st.wait(timeout=20)
+        calls = {}
+        with open(out) as f:
+            for line in f:
+                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
+                if m and m.group(2) != "total":
+                    calls[m.group(2)] = int(m.group(1))
+        return calls, r["requests"]
+
+    def run(self):
+        b = self.b
+        secs = 3 if b.a.quick else 5
+        b.start_proxies(1)
+        sgp, sg_port = b.procs["sg"]
+        sg_cl = start_sessiongate(b.tmp, "sessiongate-changelist", b.a.sessiongate,
+                                  free_port(), b.be_port, 1)
+        # libevent reads this variable unless the daemon sets EVENT_BASE_FLAG_IGNORE_ENV
+        sg_cl.p.kill()
+        sg_cl.p.wait()
+        CHILDREN.remove(sg_cl)
+        cl_port = free_port()
+        env = dict(os.environ, EVENT_EPOLL_USE_CHANGELIST="1")
+        cfg = os.path.join(b.tmp, "sessiongate-changelist", "sessiongate.yaml")
+        with open(cfg) as f:
+            text = re.sub(r"listen: 127.0.0.1:\d+", f"listen: 127.0.0.1:{cl_port}", f.read())
+        write(cfg, text)
+        sg_cl = Proc("sessiongate-changelist", [b.a.sessiongate, "-c", cfg], b.tmp, env=env)
+        wait_port(cl_port, sg_cl)
+        ng, ng_port = b.procs["nginx"]
+        hp, hp_port = b.procs["haproxy"]
+        rows = [("nginx", ng.pids()[1:] or ng.pids(), ng_port, "/"),
+                ("HAProxy", [hp.pid], hp_port, "/"),
+                ("sessiongate, header mode", [sgp.pid], sg_port, "/"),
+                ("sessiongate, re-sign (/patch)", [sgp.pid], sg_port, "/patch"),
+                ("sessiongate + epoll changelist", [sg_cl.pid], cl_port, "/")]
+        if shutil.which("strace"):
+            print(f"### syscalls per request (strace -c -f on the proxy's worker, wrk -t1 -c16 "
+                  f"for {secs}s; strace slows everything, the counts per request stay)")
+            names = [n for n, _ in self.SYSCALLS]
+            print(f"| {'proxy':32} | " + " | ".join(f"{n:>10}" for n in names)
+                  + f" | {'other':>6} | {'total':>6} |")
+            print(f"|{'-' * 34}|" + "|".join("-" * 12 for _ in names) + f"|{'-' * 8}|{'-' * 8}|")
+            for label, pids, port, path in rows:
+                calls, n = self.strace(pids, port, path, secs)
+                n = max(1, n)
+                cols, seen = [], 0
+                for _, group in self.SYSCALLS:
+                    c = sum(calls.get(g, 0) for g in group)
+                    seen += c
+                    cols.append(c / n)
+                total = sum(calls.values())
+                print(f"| {label:32} | " + " | ".join(f"{c:10.2f}" for c in cols)
+                      + f" | {(total - seen) / n:6.2f} | {total / n:6.2f} |")
+            print()
+        else:
+            print("(strace missing: no syscall counts)")
+
+        # A/B: the same binary with and without the changelist, alternating
+        keys = [("sg", "/"), ("cl", "/"), ("sg", "/patch"), ("cl", "/patch")]
+
+        def one(k):
+            proc, port = (sgp, sg_port) if k[0] == "sg" else (sg_cl, cl_port)
+            return b.run.wrk(port, k[1], b.cookie, 1, 64, False, proc.pids())
+        s = summarize(alternate(keys, b.a.rounds, one))
+        print(f"### A/B: EVENT_EPOLL_USE_CHANGELIST=1 (what EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST "
+              f"in server.c would do), wrk -t1 -c64, {b.a.rounds} rounds x {b.a.secs}s, medians")
+        print(f"| {'path':8} | {'default req/s':>13} | {'changelist req/s':>16} | "
+              f"{'default CPU us/req':>18} | {'changelist CPU us/req':>21} |")
+        print(f"|{'-' * 10}|{'-' * 15}|{'-' * 18}|{'-' * 20}|{'-' * 23}|")
+        for path in ("/", "/patch"):
+            a, c = s[("sg", path)], s[("cl", path)]
+            print(f"| {path:8} | {a['rps']:13.0f} | {c['rps']:16.0f} | "
+                  f"{fmt_num(a['cpu_us'], '18.1f'):>18} | {fmt_num(c['cpu_us'], '21.1f'):>21} |")
+        print()
+
+        if not shutil.which("perf"):
+            print("(perf missing: no profile)")
+            return
+        for path in ("/", "/patch"):
+            data = os.path.join(b.tmp, "perf.data")
+            rec = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-e", "cpu-clock",
+                                    "-p", str(sgp.pid), "-o", data],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            b.run.wrk(sg_port, path, b.cookie, 1, 64, False, (), secs=secs)
+            rec.send_signal(signal.SIGINT)
+            rec.wait(timeout=30)
+            if rec.returncode not in (0, -2, 130) or not os.path.exists(data):
+                print("(perf record failed here: no profile)")
+                return
+            print(f"### where sessiongate's CPU goes, {path} (perf record -e cpu-clock, "
+                  f"one worker under wrk -t1 -c64)")
+            for sort, top in (("dso", 8), ("dso,symbol", 22)):
+                r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                    "--sort", sort, "-g", "none"],
+                                   capture_output=True, text=True)
+                lines = [l.rstrip() for l in r.stdout.splitlines()
+                         if l.strip() and not l.startswith("#")][:top]
+                print("\n".join("    " + re.sub(r"\s+-\s+-\s*$", "", l).strip() for l in lines))
+                print()
+
+
 def open_idle(port, n, cookie):
     """n keep-alive connections, each after one complete request/response."""
     req = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: session={cookie}\r\n\r\n").encode()
@@ -755,7 +879,8 @@ def main():
     ap.add_argument("--sessiongate", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="main,p99,scale,asgi",
-                    help="comma list of sections: main (includes memory), p99, scale, asgi")
+                    help="comma list of sections: main (includes memory), p99, scale, asgi; "
+                    "profile (strace/perf, not in the default run)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.secs, args.scale_rounds, args.scale_secs = 3, 2, 1, 2
@@ -787,6 +912,8 @@ def main():
             b.scaling()
         if "asgi" in sections:
             b.deployment()
+        if "profile" in sections:
+            Profile(b).run()
         for n in b.notes:
             print("note: " + n)
         print(f"(ran {time.monotonic() - t0:.0f} s)")
