@@ -1,0 +1,200 @@
+/* tests/e2e/starlette_tool.c — a small CLI over lib/starlette (and the Flask codec) for
+ * test_starlette_interop.py.
+ *
+ *   starlette_tool encode KEYFILE NOW                      JSON object on stdin -> cookie value
+ *   starlette_tool decode KEYFILE NOW MAX_AGE COOKIE       -> compact ASCII JSON (plain session)
+ *   starlette_tool setcookie KEYFILE NOW HEADER            -> "set JSON" or "delete"
+ *   starlette_tool shaped COOKIE                           -> "yes" or "no"
+ *   starlette_tool fromflask FLASK_KEY ST_KEY NOW FLASK_COOKIE
+ *        the request side of a `session: starlette` backend: Flask cookie ->
+ *        plain view (tag_plain_text) -> Starlette cookie value
+ *   starlette_tool upgrade ST_KEY FLASK_KEY NOW MAX_AGE COOKIE
+ *        accept_starlette_cookies: Starlette cookie -> tag_escape -> Flask cookie
+ *
+ * NOW is epoch seconds or "-" for the clock; MAX_AGE < 0 disables time checks.
+ * Refusals print sg_strerror on stderr and exit 1; usage errors exit 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errors.h"
+#include "flask.h"
+#include "json.h"
+#include "signer.h"
+#include "starlette.h"
+#include "tag.h"
+
+static char *slurp(FILE *f, size_t *ret_len)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	*ret_len = len;
+	return buf;
+}
+
+static char *key_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	size_t len;
+	char *k = slurp(f, &len);
+	fclose(f);
+	if (!k)
+		exit(2);
+	*ret_len = signer_secret_trim(k, len);
+	return k;
+}
+
+static starlette *st_keys(const char *path)
+{
+	size_t len;
+	char *k = key_file(path, &len);
+	starlette *st = NULL;
+	if (starlette_new(&st) || starlette_add_key(st, k, len))
+		exit(2);
+	free(k);
+	return st;
+}
+
+static signer *flask_keys(const char *path)
+{
+	size_t len;
+	char *k = key_file(path, &len);
+	signer *s = NULL;
+	if (signer_new(SIGNER_SHA1, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, strlen(SIGNER_SALT_FLASK),
+		       &s) ||
+	    signer_add_key(s, k, len))
+		exit(2);
+	free(k);
+	return s;
+}
+
+static int64_t now_arg(const char *s)
+{
+	return strcmp(s, "-") == 0 ? (int64_t)time(NULL) : strtoll(s, NULL, 10);
+}
+
+static int fail(int r)
+{
+	fprintf(stderr, "starlette_tool: %s\n", sg_strerror(r));
+	return 1;
+}
+
+static int print_json(const json *v, const char *prefix)
+{
+	char *out;
+	size_t len;
+	int r = json_dump(v, JSON_DUMP_ASCII, &out, &len);
+	if (r)
+		return fail(r);
+	printf("%s%s\n", prefix, out);
+	free(out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	int r;
+	if (strcmp(cmd, "encode") == 0 && argc == 4) {
+		starlette *st = st_keys(argv[2]);
+		size_t len;
+		char *in = slurp(stdin, &len), *out;
+		json *v = NULL;
+		if ((r = json_parse(in, len, JSON_PARSE_PYTHON, &v)) ||
+		    (r = starlette_encode(st, v, now_arg(argv[3]), &out, &len)))
+			return fail(r);
+		printf("%s\n", out);
+		free(out);
+		free(in);
+		json_free(v);
+		starlette_free(st);
+		return 0;
+	}
+	if (strcmp(cmd, "decode") == 0 && argc == 6) {
+		starlette *st = st_keys(argv[2]);
+		json *v;
+		r = starlette_decode(st, argv[5], strlen(argv[5]), now_arg(argv[3]),
+				     strtoll(argv[4], NULL, 10), &v, NULL);
+		if (r)
+			return fail(r);
+		r = print_json(v, "");
+		json_free(v);
+		starlette_free(st);
+		return r;
+	}
+	if (strcmp(cmd, "setcookie") == 0 && argc == 5) {
+		starlette *st = st_keys(argv[2]);
+		enum starlette_change kind;
+		json *v;
+		r = starlette_read_set_cookie(st, argv[4], strlen(argv[4]), "session", 7,
+					      now_arg(argv[3]), -1, &kind, &v);
+		if (r)
+			return fail(r);
+		if (kind == STARLETTE_DELETE)
+			printf("delete\n");
+		else
+			r = print_json(v, "set ");
+		json_free(v);
+		starlette_free(st);
+		return r;
+	}
+	if (strcmp(cmd, "shaped") == 0 && argc == 3) {
+		printf("%s\n", starlette_cookie_shaped(argv[2], strlen(argv[2])) ? "yes" : "no");
+		return 0;
+	}
+	if (strcmp(cmd, "fromflask") == 0 && argc == 6) {
+		signer *fk = flask_keys(argv[2]);
+		starlette *st = st_keys(argv[3]);
+		int64_t now = now_arg(argv[4]);
+		flask_session *fs = NULL;
+		char *plain = NULL, *out = NULL;
+		size_t plen, olen;
+		if ((r = flask_decode(fk, NULL, argv[5], strlen(argv[5]), now, 31 * 24 * 3600,
+				      &fs)) ||
+		    (r = tag_plain_text(fs->json, fs->json_len, &plain, &plen)) ||
+		    (r = starlette_encode_text(st, plain, plen, now, &out, &olen)))
+			return fail(r);
+		printf("%s\n", out);
+		free(out);
+		free(plain);
+		flask_session_free(fs);
+		starlette_free(st);
+		signer_free(fk);
+		return 0;
+	}
+	if (strcmp(cmd, "upgrade") == 0 && argc == 7) {
+		starlette *st = st_keys(argv[2]);
+		signer *fk = flask_keys(argv[3]);
+		int64_t now = now_arg(argv[4]);
+		json *stored;
+		char *out;
+		size_t olen;
+		if ((r = starlette_decode_stored(st, argv[6], strlen(argv[6]), now,
+						 strtoll(argv[5], NULL, 10), &stored, NULL)) ||
+		    (r = flask_encode(fk, NULL, stored, now, &out, &olen)))
+			return fail(r);
+		printf("%s\n", out);
+		free(out);
+		json_free(stored);
+		signer_free(fk);
+		starlette_free(st);
+		return 0;
+	}
+	fprintf(stderr, "usage: see tests/e2e/starlette_tool.c\n");
+	return 2;
+}
