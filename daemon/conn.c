@@ -367,12 +367,14 @@ static void conn_response_head(struct conn *c)
 		conn_reply(c, 502, "unexpected 101 response from backend", false);
 		return;
 	}
+	/* hop-by-hop first, as for requests: a backend's "Connection: Set-Cookie"
+	 * must not remove the session cookie the pipeline adds */
+	http_strip_hop(rm);
 	int rc = pipeline_response(&r->pctx, rm);
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "response refused", false);
 		return;
 	}
-	http_strip_hop(rm);
 	bool keep = r->m.keep_alive && !c->close_after && !c->w->draining && r->req_done &&
 		    !r->m.upgrade;
 	enum http_frame frame;

@@ -171,6 +171,13 @@ void pipeline_counters(uint64_t out[PC_COUNT])
 	pthread_mutex_unlock(&threads_mu);
 }
 
+void pipeline_thread_counters(uint64_t out[PC_COUNT])
+{
+	struct pipe_thread *t = self;
+	for (int i = 0; i < PC_COUNT; i++)
+		out[i] = t ? atomic_load_explicit(&t->n[i], memory_order_relaxed) : 0;
+}
+
 static const char *const counter_names[PC_COUNT] = {
     [PC_SESSION_VALID] = "session_valid",
     [PC_SESSION_MISSING] = "session_missing",

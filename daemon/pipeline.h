@@ -89,7 +89,10 @@ enum pipeline_counter {
 
 /* "session_valid", "reject_forbidden"...: stable names for metric labels. */
 const char *pipeline_counter_name(enum pipeline_counter c);
-/* Sums every thread's counters into out. */
+/* Sums every thread's counters into out (takes a mutex: not per request). */
 void pipeline_counters(uint64_t out[PC_COUNT]);
+/* The calling thread's own counters, lock-free: snapshot them before and
+ * after a pipeline call to attribute its events to a backend. */
+void pipeline_thread_counters(uint64_t out[PC_COUNT]);
 
 #endif

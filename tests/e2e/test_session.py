@@ -272,10 +272,10 @@ class SessionTest(harness.TestCase):
         self.post(c, "/flask/set", json={"k": "v"})
         r = self.get(c, "/api/echo", headers={"Connection": "keep-alive, X-Session, X-Session-Patch"})
         self.assertEqual(r.json()["session"], {"k": "v"})
-        # nor the response's: the patch still applies
-        r = self.patch(c, '{"k": "w"}',
-                       extra_headers=[["Connection", "X-Session-Patch"]])
+        # nor can a backend's Connection header remove the cookie or Vary we add
+        r = self.patch(c, '{"k": "w"}', extra_headers=[["Connection", "Set-Cookie, Vary"]])
         self.one_cookie(r)
+        self.assertEqual(r.headers.get("Vary"), "Cookie")
         self.assertJar(c, {"k": "w"})
 
     def test_patches_never_reach_the_client(self):

@@ -157,7 +157,7 @@ static char *set_cookie_session(const struct http_msg *m, bool *deletion)
 
 START_TEST(test_no_cookie)
 {
-	uint64_t before[PC_COUNT], after[PC_COUNT];
+	uint64_t before[PC_COUNT], after[PC_COUNT], mine[PC_COUNT];
 	pipeline_counters(before);
 	struct run r;
 	run(&r, 0, "X-Session: {\"_user_id\":\"x\"}\r\nX_SESSION: 1\r\nx-session-patch: {}\r\n",
@@ -176,6 +176,8 @@ START_TEST(test_no_cookie)
 	run_free(&r);
 	pipeline_counters(after);
 	ck_assert_uint_eq(after[PC_SESSION_MISSING], before[PC_SESSION_MISSING] + 1);
+	pipeline_thread_counters(mine); /* the only thread here */
+	ck_assert_uint_eq(mine[PC_SESSION_MISSING], after[PC_SESSION_MISSING]);
 	ck_assert_str_eq(pipeline_counter_name(PC_REJECT_FORBIDDEN), "reject_forbidden");
 }
 END_TEST
