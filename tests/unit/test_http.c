@@ -82,6 +82,7 @@ START_TEST(test_limits)
 	struct http_msg m;
 	size_t head;
 	char *big = malloc(8192);
+	ck_assert_ptr_nonnull(big);
 	strcpy(big, "GET /");
 	memset(big + 5, 'a', 5000);
 	strcpy(big + 5005, " HTTP/1.1\r\nHost: a\r\n\r\n");
