@@ -62,8 +62,10 @@ for t in "${targets[@]}"; do
 		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" \
 		"$work" "$corpus" >"$log" 2>&1 || true
 	if [ "$merge" = 1 ]; then
-		# keep only what adds coverage to the committed seeds
-		nice -n 10 "$bin" -merge=1 -timeout=25 -rss_limit_mb=2048 "$corpus" "$work" \
+		# keep only inputs that reach new edges (hit-count buckets off:
+		# with them, thousands of near-duplicates would qualify)
+		nice -n 10 "$bin" -merge=1 -use_counters=0 -timeout=25 -rss_limit_mb=2048 \
+			"$corpus" "$work" \
 			>"$out/$t/merge.log" 2>&1 || true
 	fi
 	after=$(find "$corpus" -type f | wc -l)
