@@ -15,10 +15,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "accesslog.h"
 #include "conn.h"
 #include "errors.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "upstream.h"
 
@@ -67,6 +70,10 @@ struct req {
 	int status;        /* sent to the client */
 	int64_t start_us;
 	int64_t t0_ms;
+	int64_t t0_us;     /* monotonic, for the access log and the histogram */
+	unsigned mslot;    /* metrics label slot of the backend (0: unrouted) */
+	size_t reqid_len;  /* request id: a trusted proxy's or ours (issue 5) */
+	char reqid[SG_REQUEST_ID_MAX + 1];
 };
 
 struct conn {
@@ -103,6 +110,13 @@ static int64_t wall_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static const struct sg_config *conn_cfg(const struct conn *c)
 {
 	return c->req ? c->req->sc->cfg : c->w->conf->cfg;
@@ -123,6 +137,7 @@ static struct req *req_new(struct conn *c)
 	http_msg_init(&r->rm);
 	r->start_us = wall_us();
 	r->t0_ms = server_now_ms();
+	r->t0_us = mono_us();
 	return r;
 }
 
@@ -130,9 +145,14 @@ static void req_log(struct conn *c, struct req *r)
 {
 	if (r->status == 0)
 		return;
+	int64_t duration_us = mono_us() - r->t0_us;
+	metrics_request(r->mslot, r->m.method, r->status, r->p.body_bytes, r->rp.body_bytes,
+			duration_us);
 	struct log_access rec = {
 		.start_us = r->start_us,
-		.duration_us = (server_now_ms() - r->t0_ms) * 1000,
+		.duration_us = duration_us,
+		.request_id = r->reqid,
+		.request_id_len = r->reqid_len,
 		.client = c->peer,
 		.client_len = strlen(c->peer),
 		.method = r->m.method_s.len ? http_slice_ptr(&r->m, r->m.method_s) : "",
@@ -180,6 +200,7 @@ void conn_close(struct conn *c)
 	struct worker *w = c->w;
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
+	metrics_client_conn(-1);
 	free(c);
 	server_conn_gone(w);
 }
@@ -239,6 +260,32 @@ static void conn_abort(struct conn *c, const char *why)
 	conn_close(c);
 }
 
+/* http_write_error with the request id header after the status line, so a
+ * user can quote the id of an error page too. */
+static void conn_write_error(struct conn *c, int status, const char *why, bool keep)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct req *r = c->req;
+	struct evbuffer *tmp = r ? evbuffer_new() : NULL;
+	if (r && !r->reqid_len) {
+		accesslog_request_id_new(r->reqid);
+		r->reqid_len = ACCESSLOG_REQUEST_ID_LEN;
+	}
+	if (!tmp || http_write_error(tmp, status, why, keep) != 0) {
+		if (tmp)
+			evbuffer_free(tmp);
+		http_write_error(out, status, why, keep);
+		return;
+	}
+	size_t eol = 0;
+	struct evbuffer_ptr p = evbuffer_search_eol(tmp, NULL, &eol, EVBUFFER_EOL_CRLF_STRICT);
+	evbuffer_remove_buffer(tmp, out, (size_t)p.pos + eol);
+	evbuffer_add_printf(out, "%s: %.*s\r\n", r->sc->cfg->request_id_header, (int)r->reqid_len,
+			    r->reqid);
+	evbuffer_add_buffer(out, tmp);
+	evbuffer_free(tmp);
+}
+
 /* Answers the current request with an error. keep: the connection may carry
  * the next request (only when the request has no unread body). */
 static void conn_reply(struct conn *c, int status, const char *why, bool keep)
@@ -265,7 +312,7 @@ static void conn_reply(struct conn *c, int status, const char *why, bool keep)
 		log_info("client %s: %d %s", c->peer, status, why);
 	else
 		log_debug("client %s: %d %s", c->peer, status, why);
-	http_write_error(bufferevent_get_output(c->bev), status, why, keep);
+	conn_write_error(c, status, why, keep);
 	if (!keep) {
 		conn_finish_close(c);
 		return;
@@ -370,9 +417,20 @@ static void conn_response_head(struct conn *c)
 	/* hop-by-hop first, as for requests: a backend's "Connection: Set-Cookie"
 	 * must not remove the session cookie the pipeline adds */
 	http_strip_hop(rm);
+	uint64_t pc0[PC_COUNT], pc1[PC_COUNT];
+	pipeline_thread_counters(pc0);
 	int rc = pipeline_response(&r->pctx, rm);
+	pipeline_thread_counters(pc1);
+	metrics_pipeline(r->mslot, pc0, pc1); /* this request's session events, by backend */
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "response refused", false);
+		return;
+	}
+	/* the client sees the request id the access log and the backend saw */
+	const char *rid = r->sc->cfg->request_id_header;
+	http_hdr_remove(rm, rid, strlen(rid), HTTP_MATCH_UNDERSCORE);
+	if (http_hdr_add(rm, rid, strlen(rid), r->reqid, r->reqid_len) != 0) {
+		conn_reply(c, 502, "cannot add the request id", false);
 		return;
 	}
 	bool keep = r->m.keep_alive && !c->close_after && !c->w->draining && r->req_done &&
@@ -414,6 +472,10 @@ static void conn_upstream_failed(struct conn *c, bool timeout, bool mark)
 	bool connected = up->connected, reused = up->reused;
 	log_warn("upstream %s (backend %s): %s%s", upstream_name(up), r->be->name,
 		 connected ? "" : "connect ", timeout ? "timed out" : "failed");
+	if (!connected)
+		metrics_upstream_error(r->mslot, timeout ? MU_CONNECT_TIMEOUT : MU_CONNECT_ERROR);
+	else if (timeout)
+		metrics_upstream_error(r->mslot, MU_RESPONSE_TIMEOUT);
 	if (mark)
 		upstream_failed(up);
 	upstream_release(up, false);
@@ -471,6 +533,8 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_pump_response(c);
 			return;
 		}
+		if (timeout)
+			metrics_upstream_error(r->mslot, MU_RESPONSE_TIMEOUT);
 		conn_abort(c, timeout ? "backend timed out mid-response" : "backend failed mid-response");
 		return;
 	}
@@ -478,6 +542,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* the request may have been processed: never replayed */
 		log_warn("upstream %s (backend %s): no response within %u ms", upstream_name(r->up),
 			 r->be->name, r->be->response_timeout_ms);
+		metrics_upstream_error(r->mslot, MU_RESPONSE_TIMEOUT);
 		upstream_failed(r->up);
 		conn_reply(c, 504, "backend timed out", false);
 		return;
@@ -630,11 +695,33 @@ static bool peer_trusted(const struct conn *c, const struct sg_config *cfg)
 	return config_cidr_match(cfg->trusted_proxies, cfg->ntrusted, c->peer_family, c->peer_addr);
 }
 
+/* The request id (issue 5): a trusted proxy's value when sane (visible
+ * ASCII, at most SG_REQUEST_ID_MAX bytes), otherwise a new random one. */
+static void req_request_id(struct conn *c, struct req *r)
+{
+	const struct sg_config *cfg = r->sc->cfg;
+	if (peer_trusted(c, cfg)) {
+		size_t vlen = 0;
+		const char *v = http_hdr_get(&r->m, cfg->request_id_header,
+					     strlen(cfg->request_id_header), HTTP_MATCH_UNDERSCORE,
+					     &vlen);
+		if (v && accesslog_request_id_ok(v, vlen)) {
+			memcpy(r->reqid, v, vlen);
+			r->reqid[vlen] = '\0';
+			r->reqid_len = vlen;
+			return;
+		}
+	}
+	accesslog_request_id_new(r->reqid);
+	r->reqid_len = ACCESSLOG_REQUEST_ID_LEN;
+}
+
 static void conn_route(struct conn *c)
 {
 	struct req *r = c->req;
 	const struct sg_config *cfg = r->sc->cfg;
 	struct http_msg *m = &r->m;
+	req_request_id(c, r);
 	const char *host = m->host.len ? http_slice_ptr(m, m->host) : NULL;
 	const char *path = http_slice_ptr(m, m->path);
 	size_t plen = m->path.len;
@@ -661,6 +748,7 @@ static void conn_route(struct conn *c)
 	}
 	r->backend = route->backend;
 	r->be = &cfg->backends[route->backend];
+	r->mslot = metrics_backend(r->be->name);
 	r->target = malloc(plen + 2);
 	if (!r->target ||
 	    config_strip_prefix(route, path, plen, r->target, plen + 2, &r->tlen) != 0) {
@@ -680,12 +768,23 @@ static void conn_route(struct conn *c)
 		.peer = c->peer,
 	};
 	r->piped = true;
+	uint64_t pc0[PC_COUNT], pc1[PC_COUNT];
+	pipeline_thread_counters(pc0);
 	int rc = pipeline_request(&r->pctx);
+	pipeline_thread_counters(pc1);
+	metrics_pipeline(r->mslot, pc0, pc1); /* this request's session events, by backend */
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "request refused", true);
 		return;
 	}
 	if (http_set_forwarded(m, c->peer, peer_trusted(c, cfg), "http") != 0) {
+		conn_reply(c, 500, "out of memory", false);
+		return;
+	}
+	/* the backend sees exactly one request id: the trusted proxy's or ours */
+	const char *rid = cfg->request_id_header;
+	http_hdr_remove(m, rid, strlen(rid), HTTP_MATCH_UNDERSCORE);
+	if (http_hdr_add(m, rid, strlen(rid), r->reqid, r->reqid_len) != 0) {
 		conn_reply(c, 500, "out of memory", false);
 		return;
 	}
@@ -883,6 +982,7 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 	c->timer = evtimer_new(w->base, conn_timer_cb, c);
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
+	metrics_client_conn(+1);
 	if (!c->bev || !c->timer) {
 		if (!c->bev)
 			evutil_closesocket(fd);

@@ -13,10 +13,13 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "accesslog.h"
+#include "admin.h"
 #include "cfgload.h"
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pipeline.h"
 #include "server.h"
@@ -133,6 +136,9 @@ static struct srv_conf *conf_load(const char *path)
 	enum log_level lvl;
 	if (log_level_parse(cfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
+	/* every backend gets its metric series (zeros) from the first scrape */
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		metrics_backend(cfg->backends[b].name);
 	return conf_new(cfg);
 }
 
@@ -143,6 +149,13 @@ static unsigned nworkers;
 static struct event_base *main_base;
 static const char *config_path;
 static struct srv_conf *current;
+/* Operations state (issue 5), main thread only: the admin listener runs on
+ * main_base, so /readyz reads these without locks. */
+static bool draining;
+static struct admin *admin;
+static struct event *workers_gone_ev; /* a worker thread finished its loop */
+static struct event *drain_status_ev; /* STATUS= updates while draining */
+static _Atomic unsigned workers_done;
 
 static void listeners_enable(struct worker *w, bool on)
 {
@@ -324,7 +337,13 @@ static void *worker_run(void *arg)
 	sigset_t set;
 	sigfillset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	accesslog_thread_start(w->base);
 	event_base_dispatch(w->base);
+	accesslog_thread_stop();
+	/* the main loop (admin listener) runs until the last worker is done */
+	atomic_fetch_add(&workers_done, 1);
+	if (workers_gone_ev)
+		event_active(workers_gone_ev, 0, 0);
 	return NULL;
 }
 
@@ -336,18 +355,86 @@ static void workers_notify(void)
 
 /* ---- signals ---- */
 
+static void drain_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	notify_status("draining %llu connection(s)", (unsigned long long)metrics_client_connections());
+}
+
+/* The main loop (and with it the admin listener) ends with the last worker. */
+static void workers_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (atomic_load(&workers_done) == nworkers)
+		event_base_loopexit(main_base, NULL);
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	static bool stopping;
 	if (stopping)
 		return;
 	stopping = true;
+	/* Unready first: from here /readyz answers 503, before any listener
+	 * closes, so a load balancer polling it stops sending; the admin
+	 * listener stays up (and scrapeable) until the workers are done. */
+	draining = true;
 	log_info("signal %d: draining (deadline %u ms)", (int)sig, current->cfg->drain_timeout_ms);
 	notify_stopping();
+	drain_status_cb(-1, 0, NULL);
 	for (unsigned i = 0; i < nworkers; i++)
 		atomic_store(&workers[i].stop, true);
 	workers_notify();
-	event_base_loopexit(main_base, NULL);
+	/* STATUS= once a second while connections finish (systemctl status) */
+	drain_status_ev = event_new(main_base, -1, EV_PERSIST, drain_status_cb, NULL);
+	if (drain_status_ev) {
+		struct timeval tv = {1, 0};
+		event_add(drain_status_ev, &tv);
+	}
+	workers_gone_cb(-1, 0, NULL);
+}
+
+/* SIGUSR1: reopen the access log (logrotate's postrotate), as nginx does. */
+static void reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (accesslog_reopen(current->cfg->access_log) == 0)
+		log_info("SIGUSR1: access log reopened");
+}
+
+/* /readyz and the gauges only the main thread knows. */
+static void admin_state_cb(struct metrics_state *st, char *why, size_t whylen, void *arg)
+{
+	static struct metrics_backend_state *bs;
+	static size_t bcap;
+	const struct sg_config *cfg = current->cfg;
+	if (bcap < cfg->nbackends) {
+		struct metrics_backend_state *n = realloc(bs, cfg->nbackends * sizeof(*bs));
+		if (n) {
+			bs = n;
+			bcap = cfg->nbackends;
+		}
+	}
+	st->draining = draining;
+	st->generation = current->generation;
+	st->workers = nworkers;
+	st->ready = !draining;
+	if (draining)
+		snprintf(why, whylen, "draining");
+	int64_t now = server_now_ms();
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		unsigned up = 0, n = (unsigned)cfg->backends[b].nservers;
+		for (size_t i = 0; i < n; i++) {
+			struct srv_server *srv = &current->servers[current->server_base[b] + i];
+			if (atomic_load_explicit(&srv->down_until_ms, memory_order_relaxed) <= now)
+				up++;
+		}
+		if (b < bcap)
+			bs[b] = (struct metrics_backend_state){cfg->backends[b].name, n, up};
+		if (up == 0 && st->ready) {
+			st->ready = false;
+			snprintf(why, whylen, "backend %s: every server is down", cfg->backends[b].name);
+		}
+	}
+	st->backends = bs;
+	st->nbackends = bcap < cfg->nbackends ? bcap : cfg->nbackends;
 }
 
 static bool listen_changed(const struct sg_config *a, const struct sg_config *b)
@@ -360,18 +447,35 @@ static bool listen_changed(const struct sg_config *a, const struct sg_config *b)
 	return false;
 }
 
+static bool admin_changed(const struct sg_config *a, const struct sg_config *b)
+{
+	if (!a->admin || !b->admin)
+		return a->admin != b->admin;
+	return strcmp(a->admin->text, b->admin->text) != 0;
+}
+
 static void reload_cb(evutil_socket_t sig, short what, void *arg)
 {
+	if (draining) {
+		log_warn("SIGHUP ignored: draining");
+		return;
+	}
 	notify_reloading();
 	log_info("SIGHUP: reloading %s", config_path);
 	struct srv_conf *sc = conf_load(config_path);
 	if (!sc) {
 		log_error("reload failed; still serving the previous configuration");
+		metrics_reload(false);
 		notify_ready();
 		return;
 	}
+	metrics_reload(true);
 	if (listen_changed(current->cfg, sc->cfg))
 		log_warn("reload: listen addresses and workers change only on restart");
+	if (admin_changed(current->cfg, sc->cfg))
+		log_warn("reload: the admin address changes only on restart");
+	/* logrotate may send SIGHUP too: the access log is always reopened */
+	accesslog_reopen(sc->cfg->access_log);
 	for (unsigned i = 0; i < nworkers; i++) {
 		struct srv_conf *old = atomic_exchange(&workers[i].next_conf, server_conf_hold(sc));
 		server_conf_release(old);
@@ -381,6 +485,7 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	current = sc;
 	log_info("reload: configuration generation %lu in service", sc->generation);
 	notify_ready();
+	notify_status("generation %lu in service", sc->generation);
 }
 
 int server_main(const char *path, bool test_only)
@@ -393,9 +498,14 @@ int server_main(const char *path, bool test_only)
 		log_error("libevent: no thread support");
 		return 1;
 	}
+	metrics_start();
 	current = conf_load(path);
 	if (!current)
 		return 1;
+	if (accesslog_open(current->cfg->access_log) != 0) {
+		server_conf_release(current);
+		return 1;
+	}
 	nworkers = current->cfg->workers ? current->cfg->workers : 1;
 	workers = calloc(nworkers, sizeof(*workers));
 	main_base = event_base_new();
@@ -412,6 +522,18 @@ int server_main(const char *path, bool test_only)
 			goto out;
 		}
 	}
+	/* the admin listener too (main loop: it outlives the workers' listeners
+	 * during a drain and answers even when every worker is busy) */
+	if (current->cfg->admin &&
+	    !(admin = admin_new(main_base, current->cfg->admin, admin_state_cb, NULL))) {
+		status = 1;
+		goto out;
+	}
+	workers_gone_ev = event_new(main_base, -1, 0, workers_gone_cb, NULL);
+	if (!workers_gone_ev) {
+		status = 1;
+		goto out;
+	}
 	for (; started < nworkers; started++) {
 		if (pthread_create(&workers[started].thread, NULL, worker_run, &workers[started])) {
 			log_error("cannot start worker thread");
@@ -425,24 +547,34 @@ int server_main(const char *path, bool test_only)
 	struct event *sigterm = evsignal_new(main_base, SIGTERM, stop_cb, NULL);
 	struct event *sigint = evsignal_new(main_base, SIGINT, stop_cb, NULL);
 	struct event *sighup = evsignal_new(main_base, SIGHUP, reload_cb, NULL);
+	struct event *sigusr1 = evsignal_new(main_base, SIGUSR1, reopen_cb, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);
+	evsignal_add(sigusr1, NULL);
 	for (size_t i = 0; i < current->cfg->nlisten; i++)
 		log_info("listening on %s (%u worker%s)", current->cfg->listen[i].text, nworkers,
 			 nworkers == 1 ? "" : "s");
 	notify_ready();
+	notify_status("generation %lu in service", current->generation);
 	event_base_dispatch(main_base);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	event_free(sigusr1);
 join:
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	log_info("stopped");
 out:
+	admin_free(admin);
 	for (unsigned i = 0; i < nworkers; i++)
-		worker_cleanup(&workers[i]);
+		worker_cleanup(&workers[i]); /* may log requests cut by the drain deadline */
+	accesslog_close();
+	if (workers_gone_ev)
+		event_free(workers_gone_ev);
+	if (drain_status_ev)
+		event_free(drain_status_ev);
 	free(workers);
 	event_base_free(main_base);
 	server_conf_release(current);

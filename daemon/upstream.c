@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 
 TAILQ_HEAD(upstream_list, upstream);
@@ -45,10 +46,18 @@ struct upstream_set *upstream_set_new(struct event_base *base, struct srv_conf *
 	return set;
 }
 
+/* The metrics slot of up's backend (for the open-connections gauge). */
+static unsigned up_slot(const struct upstream *up)
+{
+	return metrics_backend(up->set->conf->servers[up->server].backend->name);
+}
+
 static void up_free(struct upstream *up)
 {
-	if (up->bev)
+	if (up->bev) {
 		bufferevent_free(up->bev);
+		metrics_upstream_conn(up_slot(up), -1);
+	}
 	free(up);
 }
 
@@ -136,12 +145,14 @@ static int connect_new(struct upstream_set *set, unsigned server, struct upstrea
 		free(up);
 		return SG_ENOMEM;
 	}
+	metrics_upstream_conn(up_slot(up), +1); /* up_free counts it closed */
 	/* the write timeout covers the connect itself */
 	unsigned ms = srv->backend->connect_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	bufferevent_set_timeouts(up->bev, NULL, &tv);
 	if (bufferevent_socket_connect(up->bev, (struct sockaddr *)&srv->ss, (int)srv->sslen) != 0) {
 		log_warn("upstream %s: connect: %s", srv->addr->text, strerror(errno));
+		metrics_upstream_error(up_slot(up), MU_CONNECT_ERROR);
 		up_free(up);
 		return SG_EINVAL;
 	}

@@ -23,6 +23,7 @@
 #define SG_HTTP_BODY_MAX_DEFAULT (0)             /* 0 = unlimited request body */
 #define SG_HTTP_PATCH_HEADERS_MAX 16             /* patch headers per response */
 #define SG_CONNECTIONS_DEFAULT 10000             /* client connections per worker */
+#define SG_REQUEST_ID_MAX 200                    /* longer client request ids are replaced */
 
 /* Timeouts, milliseconds */
 #define SG_TIMEOUT_CONNECT_DEFAULT 5000
