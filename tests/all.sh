@@ -15,7 +15,16 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
-meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite fuzz || status=1
+# The whole suite again under ASan+UBSan+LeakSanitizer (the e2e harness fails
+# a test when the daemon's log holds a sanitizer report), except e2e_docker:
+# it checks the release binary's shared libraries against the Dockerfile. A
+# smaller quarantine keeps the e2e RSS bounds meaningful; use-after-free
+# within the last 4 MiB freed is still caught.
+asan_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's|^sessiongate:[a-z0-9_]* / ||p' |
+	grep -vx e2e_docker)
+# shellcheck disable=SC2086 # one test name per word
+ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=4 \
+	meson test -C build-asan --print-errorlogs --num-processes 2 $asan_tests || status=1
 
 # One closing line for the whole run, counted from meson's own logs.
 /usr/bin/python3 - build build-asan <<'PY'
