@@ -1,0 +1,247 @@
+/* tests/unit/test_metrics.c — metrics: backend slots, per-thread counters
+ * summed at scrape time, histogram buckets, the rendered exposition; and the
+ * access log's request-id helpers. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <llhttp.h>
+
+#include "accesslog.h"
+#include "limits.h"
+#include "metrics.h"
+
+/* The rendered exposition as a NUL-terminated string (caller frees). */
+static char *render(const struct metrics_state *st)
+{
+	struct evbuffer *b = evbuffer_new();
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(metrics_render(b, st), 0);
+	size_t n = evbuffer_get_length(b);
+	char *s = malloc(n + 1);
+	ck_assert_ptr_nonnull(s);
+	evbuffer_remove(b, s, n);
+	s[n] = '\0';
+	evbuffer_free(b);
+	return s;
+}
+
+/* The value of the sample line starting with `series ` (-1 if absent). */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	}
+	return -1;
+}
+
+START_TEST(slots_are_stable)
+{
+	ck_assert_uint_eq(metrics_backend(NULL), METRICS_SLOT_NONE);
+	unsigned a = metrics_backend("alpha");
+	unsigned b = metrics_backend("beta");
+	ck_assert_uint_ne(a, METRICS_SLOT_NONE);
+	ck_assert_uint_ne(a, b);
+	ck_assert_uint_eq(metrics_backend("alpha"), a);
+	char name[32];
+	/* more names than slots: the overflow shares the last one */
+	unsigned last = 0;
+	for (int i = 0; i < METRICS_SLOTS + 5; i++) {
+		snprintf(name, sizeof(name), "many%d", i);
+		last = metrics_backend(name);
+		ck_assert_uint_lt(last, METRICS_SLOTS);
+	}
+	ck_assert_uint_eq(last, METRICS_SLOTS - 1);
+	ck_assert_uint_eq(metrics_backend("alpha"), a);
+}
+END_TEST
+
+START_TEST(requests_by_class_and_histogram)
+{
+	unsigned s = metrics_backend("hist");
+	metrics_request(s, HTTP_GET, 200, 0, 10, 1000);	    /* 1 ms */
+	metrics_request(s, HTTP_HEAD, 204, 0, 0, 5000);	    /* exactly 5 ms: le="0.005" */
+	metrics_request(s, HTTP_POST, 503, 7, 3, 7000000);  /* 7 s */
+	metrics_request(s, HTTP_PUT, 0, 1, 1, 1);	    /* no status: not counted */
+	metrics_request(s, HTTP_GET, 200, 0, 0, 120000000); /* beyond 60 s */
+	char *t = render(NULL);
+	ck_assert_double_eq(
+	    sample(
+		t,
+		"sessiongate_requests_total{backend=\"hist\",method_class=\"read\",code=\"2xx\"}"),
+	    3);
+	ck_assert_double_eq(
+	    sample(
+		t,
+		"sessiongate_requests_total{backend=\"hist\",method_class=\"write\",code=\"5xx\"}"),
+	    1);
+	ck_assert_double_eq(
+	    sample(
+		t,
+		"sessiongate_requests_total{backend=\"hist\",method_class=\"write\",code=\"2xx\"}"),
+	    -1);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_bucket{backend=\"hist\",le=\"0.005\"}"),
+	    2);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_bucket{backend=\"hist\",le=\"5\"}"), 2);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_bucket{backend=\"hist\",le=\"10\"}"),
+	    3);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_bucket{backend=\"hist\",le=\"60\"}"),
+	    3);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_bucket{backend=\"hist\",le=\"+Inf\"}"),
+	    4);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_request_duration_seconds_count{backend=\"hist\"}"), 4);
+	ck_assert_double_eq(sample(t, "sessiongate_request_duration_seconds_sum{backend=\"hist\"}"),
+			    127.006);
+	ck_assert_double_eq(sample(t, "sessiongate_request_body_bytes_total{backend=\"hist\"}"), 7);
+	ck_assert_double_eq(sample(t, "sessiongate_response_body_bytes_total{backend=\"hist\"}"),
+			    13);
+	free(t);
+}
+END_TEST
+
+static void *worker(void *arg)
+{
+	unsigned s = *(unsigned *)arg;
+	for (int i = 0; i < 1000; i++) {
+		metrics_request(s, HTTP_GET, 200, 1, 2, 10);
+		metrics_client_conn(+1);
+		metrics_upstream_conn(s, +1);
+	}
+	for (int i = 0; i < 400; i++) {
+		metrics_client_conn(-1);
+		metrics_upstream_conn(s, -1);
+	}
+	return NULL;
+}
+
+START_TEST(threads_are_summed)
+{
+	unsigned s = metrics_backend("threads");
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &s), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	char *t = render(NULL);
+	ck_assert_double_eq(sample(t, "sessiongate_requests_total{backend=\"threads\",method_class="
+				      "\"read\",code=\"2xx\"}"),
+			    4000);
+	ck_assert_double_eq(sample(t, "sessiongate_upstream_connections{backend=\"threads\"}"),
+			    2400);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_upstream_connections_opened_total{backend=\"threads\"}"), 4000);
+	free(t);
+	/* exited threads still count */
+	ck_assert_uint_ge(metrics_client_connections(), 2400);
+}
+END_TEST
+
+START_TEST(pipeline_deltas_by_backend)
+{
+	unsigned s = metrics_backend("pipe");
+	uint64_t before[PC_COUNT] = {0}, after[PC_COUNT] = {0};
+	before[PC_SESSION_VALID] = 5;
+	after[PC_SESSION_VALID] = 6;
+	after[PC_REJECT_FORBIDDEN] = 2;
+	after[PC_COOKIE_RESIGNED] = 1;
+	metrics_pipeline(s, before, after);
+	char *t = render(NULL);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_sessions_total{backend=\"pipe\",outcome=\"valid\"}"), 1);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_patches_rejected_total{backend=\"pipe\",reason=\"forbidden\"}"),
+	    2);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_cookies_total{backend=\"pipe\",result=\"resigned\"}"), 1);
+	ck_assert_double_eq(
+	    sample(t, "sessiongate_cookies_total{backend=\"pipe\",result=\"deleted\"}"), 0);
+	free(t);
+}
+END_TEST
+
+START_TEST(state_and_format)
+{
+	metrics_reload(true);
+	metrics_reload(false);
+	metrics_reload(false);
+	struct metrics_backend_state bs[] = {{"x\"y", 3, 1}};
+	struct metrics_state st = {.ready = false,
+				   .draining = true,
+				   .generation = 7,
+				   .workers = 4,
+				   .backends = bs,
+				   .nbackends = 1};
+	char *t = render(&st);
+	ck_assert_double_eq(sample(t, "sessiongate_config_reloads_total{result=\"success\"}"), 1);
+	ck_assert_double_eq(sample(t, "sessiongate_config_reloads_total{result=\"failure\"}"), 2);
+	ck_assert_double_eq(sample(t, "sessiongate_draining"), 1);
+	ck_assert_double_eq(sample(t, "sessiongate_ready"), 0);
+	ck_assert_double_eq(sample(t, "sessiongate_config_generation"), 7);
+	/* label values are escaped */
+	ck_assert_double_eq(sample(t, "sessiongate_backend_servers_up{backend=\"x\\\"y\"}"), 1);
+	/* every family: HELP then TYPE, counters named *_total */
+	for (const char *p = t; *p; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, "# TYPE ", 7) == 0) {
+			const char *sp = strchr(p + 7, ' ');
+			if (strncmp(sp + 1, "counter", 7) == 0)
+				ck_assert_int_eq(strncmp(sp - 6, "_total", 6), 0);
+		}
+		ck_assert_ptr_nonnull(strchr(p, '\n'));
+	}
+	ck_assert_int_eq(t[strlen(t) - 1], '\n');
+	free(t);
+}
+END_TEST
+
+START_TEST(request_ids)
+{
+	char a[ACCESSLOG_REQUEST_ID_LEN + 1], b[ACCESSLOG_REQUEST_ID_LEN + 1];
+	accesslog_request_id_new(a);
+	ck_assert_uint_eq(strlen(a), 32);
+	ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 32);
+	for (int i = 0; i < 200; i++) { /* across pool refills */
+		accesslog_request_id_new(b);
+		ck_assert_str_ne(a, b);
+	}
+	ck_assert(accesslog_request_id_ok("abc-123_X.y", 11));
+	ck_assert(!accesslog_request_id_ok("", 0));
+	ck_assert(!accesslog_request_id_ok("a b", 3));
+	ck_assert(!accesslog_request_id_ok("a\tb", 3));
+	ck_assert(!accesslog_request_id_ok("a\x7f", 2));
+	ck_assert(!accesslog_request_id_ok("\xc3\xa9", 2));
+	char big[SG_REQUEST_ID_MAX + 1];
+	memset(big, 'x', sizeof(big));
+	ck_assert(accesslog_request_id_ok(big, SG_REQUEST_ID_MAX));
+	ck_assert(!accesslog_request_id_ok(big, SG_REQUEST_ID_MAX + 1));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("metrics");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, slots_are_stable);
+	tcase_add_test(tc, requests_by_class_and_histogram);
+	tcase_add_test(tc, threads_are_summed);
+	tcase_add_test(tc, pipeline_deltas_by_backend);
+	tcase_add_test(tc, state_and_format);
+	tcase_add_test(tc, request_ids);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
