@@ -1,7 +1,8 @@
 /* daemon/pipeline.c — the session pipeline: decode and verify the Flask session
- * cookie once per request, hand it to the backend (X-Session plain view, or
- * the cookie itself), merge what the backend sends back (patch headers, a
- * cookie backend's Set-Cookie) and answer with at most one Set-Cookie.
+ * cookie once per request, hand it to the backend (X-Session plain view, the
+ * cookie itself, or a Starlette SessionMiddleware cookie), merge what the
+ * backend sends back (patch headers, a cookie or Starlette backend's
+ * Set-Cookie) and answer with at most one Set-Cookie.
  *
  * The no-change path builds no JSON DOM: one flask_decode, the plain-view fast
  * path, a few header writes. DOMs are built only when a change arrives. */
@@ -22,6 +23,7 @@
 #include "patch.h"
 #include "pipeline.h"
 #include "signer.h"
+#include "starlette.h"
 #include "tag.h"
 
 /* ---- per generation ---- */
@@ -34,7 +36,44 @@ struct pipe_conf {
 	int64_t max_age;
 	size_t header_max;
 	bool refresh, refuse_oversized;
+	/* session: starlette backends' keys, by backend index (NULL for others) */
+	starlette **st;
+	size_t nst;
+	/* accept_starlette_cookies: the keys a client's leftover Starlette cookie
+	 * may be signed with (every Starlette backend's, then the Flask secret) */
+	starlette *upgrade;
 };
+
+/* Starlette's keys: one per session: starlette backend (its
+ * starlette_secret_key_file, by default the Flask secret), and the set a
+ * client's leftover Starlette cookie is verified with. */
+static int conf_starlette(struct pipe_conf *pc, const struct sg_config *cfg)
+{
+	const struct sg_session_conf *s = &cfg->session;
+	int err = 0;
+	if (!(pc->st = calloc(cfg->nbackends ? cfg->nbackends : 1, sizeof(*pc->st))))
+		return SG_ENOMEM;
+	pc->nst = cfg->nbackends;
+	if (s->accept_starlette_cookies)
+		err = starlette_new(&pc->upgrade);
+	for (size_t i = 0; !err && i < cfg->nbackends; i++) {
+		const struct sg_backend *b = &cfg->backends[i];
+		if (b->session != SG_SESSION_STARLETTE)
+			continue;
+		/* the loader fills starlette_secret; a config built without
+		 * secrets (tests) falls back to the Flask secret, as the default */
+		const struct sg_bytes *key = b->starlette_secret.len ? &b->starlette_secret
+								    : &s->secret;
+		err = starlette_new(&pc->st[i]);
+		if (!err)
+			err = starlette_add_key(pc->st[i], key->ptr, key->len);
+		if (!err && pc->upgrade)
+			err = starlette_add_key(pc->upgrade, key->ptr, key->len);
+	}
+	if (!err && pc->upgrade)
+		err = starlette_add_key(pc->upgrade, s->secret.ptr, s->secret.len);
+	return err;
+}
 
 void *pipeline_conf_new(const struct sg_config *cfg)
 {
@@ -55,6 +94,8 @@ void *pipeline_conf_new(const struct sg_config *cfg)
 	for (size_t i = 0; !err && i < s->nfallback; i++)
 		err = signer_add_key(pc->signer, s->fallback_secrets[i].ptr,
 				     s->fallback_secrets[i].len);
+	if (!err)
+		err = conf_starlette(pc, cfg);
 	if (err) {
 		log_error("session pipeline: cannot set up the keys: %s", sg_strerror(err));
 		pipeline_conf_free(pc);
@@ -96,6 +137,10 @@ void pipeline_conf_free(void *conf_state)
 	if (!pc)
 		return;
 	signer_free(pc->signer);
+	for (size_t i = 0; pc->st && i < pc->nst; i++)
+		starlette_free(pc->st[i]);
+	free(pc->st);
+	starlette_free(pc->upgrade);
 	free(pc);
 }
 
@@ -201,6 +246,7 @@ static const char *const counter_names[PC_COUNT] = {
     [PC_COOKIE_TOO_LARGE] = "cookie_too_large",
     [PC_HEADER_TOO_LARGE] = "header_too_large",
     [PC_UNENCODABLE] = "unencodable",
+    [PC_SESSION_UPGRADED] = "session_starlette_upgraded",
 };
 
 const char *pipeline_counter_name(enum pipeline_counter c)
@@ -346,6 +392,90 @@ static int replace_cookie_header(struct http_msg *m, const char *value, size_t l
 
 /* ---- request side ---- */
 
+/* What one request keeps between its two sides (ctx->state); allocated only
+ * when there is something to keep (a session, or a Starlette backend). */
+struct pipe_req {
+	flask_session *fs; /* the client's verified session; NULL = empty */
+	bool upgraded;	   /* fs was read from a Starlette cookie: always answer with ours */
+	/* session: starlette only */
+	const char *plain; /* the plain view the backend received ("{}" when none) */
+	size_t plain_len;
+	char *plain_buf;     /* plain when it is not fs->json */
+	char *st_sent;	     /* the Starlette cookie value it received, or NULL */
+	size_t st_payload;   /* length of its payload (before ".timestamp.signature") */
+};
+
+static void req_free(struct pipe_req *rq)
+{
+	if (!rq)
+		return;
+	flask_session_free(rq->fs);
+	free(rq->plain_buf);
+	free(rq->st_sent);
+	free(rq);
+}
+
+/* accept_starlette_cookies: a client still holding a Starlette cookie where
+ * the Flask cookie goes gets it read once (max age: the middleware's default,
+ * as the stock app would have accepted it) and re-encoded as a Flask cookie,
+ * which then stands for the client's session in this request. */
+static int upgrade(struct pipe_conf *pc, struct pipe_thread *t, const char *val, size_t vlen,
+		   int64_t now, flask_session **ret)
+{
+	json *stored;
+	char *fc = NULL;
+	size_t flen;
+	int err = starlette_decode_stored(pc->upgrade, val, vlen, now, STARLETTE_MAX_AGE_DEFAULT,
+					  &stored, NULL);
+	if (err)
+		return err;
+	err = flask_encode(pc->signer, scratch(t), stored, now, &fc, &flen);
+	json_free(stored);
+	if (!err)
+		err = flask_decode(pc->signer, scratch(t), fc, flen, now, -1, ret);
+	free(fc);
+	return err;
+}
+
+/* The Cookie header a Starlette backend gets: no Flask cookie, and exactly
+ * one Starlette cookie holding the plain view signed now, or none for an
+ * empty session (0.26 answers a "{}" cookie with a deletion). */
+static int starlette_cookie(struct pipe_conf *pc, const struct pipeline_ctx *ctx,
+			    struct pipe_req *rq, const char *ch, size_t chlen, int64_t now,
+			    char **ret, size_t *ret_len)
+{
+	const starlette *st = ctx->backend_index < pc->nst ? pc->st[ctx->backend_index] : NULL;
+	const char *sname = ctx->backend->starlette_cookie_name;
+	size_t snlen = strlen(sname);
+	char *stripped = NULL;
+	size_t slen;
+	int err = 0;
+	if (!st)
+		return SG_EINVAL;
+	if (rq->plain_len != 2) {
+		size_t n;
+		err = starlette_encode_text(st, rq->plain, rq->plain_len, now, &rq->st_sent, &n);
+		if (err)
+			return err;
+		/* standard base64 has no '.': the payload ends at the first one */
+		rq->st_payload = (size_t)(strchr(rq->st_sent, '.') - rq->st_sent);
+	}
+	if (!ch) {
+		ch = "";
+		chlen = 0;
+	}
+	if (snlen != pc->cname_len || memcmp(sname, pc->cname, snlen) != 0) {
+		if ((err = cookie_strip(ch, chlen, pc->cname, pc->cname_len, &stripped, &slen)))
+			return err;
+		ch = stripped;
+		chlen = slen;
+	}
+	err = cookie_replace(ch, chlen, sname, snlen, rq->st_sent,
+			     rq->st_sent ? strlen(rq->st_sent) : 0, ret, ret_len);
+	free(stripped);
+	return err;
+}
+
 int pipeline_request(struct pipeline_ctx *ctx)
 {
 	const struct sg_session_conf *s = &ctx->cfg->session;
@@ -410,6 +540,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	}
 
 	flask_session *fs = NULL;
+	bool upgraded = false;
 	enum pipeline_counter outcome = PC_SESSION_MISSING;
 	const char *raw = NULL;
 	size_t rawlen = 0;
@@ -422,14 +553,27 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			goto oom;
 		}
 		int err = flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
+		if (err && err != SG_ENOMEM && pc->upgrade && starlette_cookie_shaped(val, vlen)) {
+			int uerr = upgrade(pc, t, val, vlen, now, &fs);
+			if (!uerr) {
+				upgraded = true;
+				err = 0;
+			} else if (uerr == SG_ENOMEM) {
+				err = uerr;
+			} else {
+				log_debug("client %s: not a Starlette cookie either (%s)",
+					  ctx->peer, sg_strerror(uerr));
+			}
+		}
 		if (err == SG_ENOMEM) {
 			status = 500;
 			goto oom;
 		}
-		outcome = outcome_of(err);
+		outcome = upgraded ? PC_SESSION_UPGRADED : outcome_of(err);
 		if (!err && !starts_object(fs->json, fs->json_len)) {
 			flask_session_free(fs);
 			fs = NULL;
+			upgraded = false;
 			outcome = PC_SESSION_MALFORMED;
 		}
 	}
@@ -443,12 +587,14 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	} else if (fs) {
 		int err = tag_plain_text(fs->json, fs->json_len, &pbuf, &plen);
 		if (err == SG_ENOMEM) {
+			flask_session_free(fs);
 			status = 500;
 			goto oom;
 		}
 		if (err) {
 			flask_session_free(fs);
 			fs = NULL;
+			upgraded = false;
 			outcome = PC_SESSION_MALFORMED;
 			plain = "{}";
 			plen = 2;
@@ -456,21 +602,62 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			plain = pbuf;
 		}
 	}
-	ctx->state = fs;
+	struct pipe_req *rq = NULL;
+	if (fs || mode == SG_SESSION_STARLETTE) {
+		if (!(rq = calloc(1, sizeof(*rq)))) {
+			flask_session_free(fs);
+			status = 500;
+			goto oom;
+		}
+		rq->fs = fs;
+		rq->upgraded = upgraded;
+		rq->plain = plain;
+		rq->plain_len = plen;
+		rq->plain_buf = pbuf; /* kept: the response side diffs against it */
+		pbuf = NULL;
+	}
+	ctx->state = rq;
 	ctx->session_outcome = outcome_name(outcome);
 	count(t, outcome);
-	if (outcome != PC_SESSION_VALID && outcome != PC_SESSION_MISSING)
+	if (upgraded)
+		log_info("client %s: Starlette session cookie accepted once, answered with a "
+			 "Flask cookie (accept_starlette_cookies)",
+			 ctx->peer);
+	else if (outcome != PC_SESSION_VALID && outcome != PC_SESSION_MISSING)
 		log_debug("client %s: session cookie refused (%s): empty session", ctx->peer,
 			  outcome_name(outcome));
 
 	/* The Cookie header the backend gets. Header backends never see the
 	 * signed cookie; cookie backends (real Flask apps) see it only when it
 	 * verified, re-signed with the current key if a fallback key verified
-	 * it (the app may not know our fallbacks). An invalid cookie is removed
-	 * from what backends see but never deleted from the client. */
-	if (found) {
+	 * it (the app may not know our fallbacks), or the Flask cookie a
+	 * Starlette one was upgraded to; Starlette backends get their own
+	 * cookie instead. An invalid cookie is removed from what backends see
+	 * but never deleted from the client. */
+	if (mode == SG_SESSION_STARLETTE) {
+		int err = starlette_cookie(pc, ctx, rq, ch, chlen, now, &newcookie, &newlen);
+		if (err == SG_ETOOBIG) {
+			count(t, PC_HEADER_TOO_LARGE);
+			log_warn("backend %s: the session (%zu bytes of JSON) is too large for a "
+				 "Starlette cookie, client %s: 431",
+				 ctx->backend->name, plen, ctx->peer);
+			ctx->why = "the session is too large to forward (Starlette cookie over "
+				   "16 KiB)";
+			status = 431;
+			goto out;
+		}
+		if (err) {
+			status = 500;
+			goto oom;
+		}
+		rewrite = true;
+	} else if (found) {
 		int err;
-		if (mode == SG_SESSION_COOKIE && fs && fs->key_index > 0) {
+		if (mode == SG_SESSION_COOKIE && fs && upgraded) {
+			err = cookie_replace(ch, chlen, pc->cname, pc->cname_len, fs->cookie,
+					     fs->cookie_len, &newcookie, &newlen);
+			rewrite = true;
+		} else if (mode == SG_SESSION_COOKIE && fs && fs->key_index > 0) {
 			size_t flen;
 			err = flask_resign(pc->signer, fs, now, &fwd, &flen);
 			if (!err)
@@ -498,7 +685,10 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		}
 	}
 
-	if (plen > pc->header_max) {
+	/* Starlette backends read their own cookie: no session header. */
+	if (mode == SG_SESSION_STARLETTE) {
+		goto out;
+	} else if (plen > pc->header_max) {
 		count(t, PC_HEADER_TOO_LARGE);
 		if (mode == SG_SESSION_HEADER) {
 			log_warn(
@@ -513,11 +703,9 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		/* a cookie backend reads the cookie; the header is a courtesy */
 		log_debug("backend %s: session header of %zu bytes over header_max: not sent",
 			  ctx->backend->name, plen);
-	} else if (mode == SG_SESSION_HEADER || mode == SG_SESSION_COOKIE) {
-		if (http_hdr_add(m, pc->hname, pc->hname_len, plain, plen) != 0) {
-			status = 500;
-			goto oom;
-		}
+	} else if (http_hdr_add(m, pc->hname, pc->hname_len, plain, plen) != 0) {
+		status = 500;
+		goto oom;
 	}
 	goto out;
 oom:
@@ -552,7 +740,8 @@ static int merge_dom(struct merge *g)
 		return 0;
 	if (g->broken)
 		return SG_EUNSUPPORTED;
-	const flask_session *fs = g->ctx->state;
+	const struct pipe_req *rq = g->ctx->state;
+	const flask_session *fs = rq ? rq->fs : NULL;
 	int err = fs ? flask_session_parse(fs, &g->orig) : 0;
 	if (!err && !fs && !(g->orig = json_new_object()))
 		err = SG_ENOMEM;
@@ -622,6 +811,63 @@ static void merge_set_cookie(struct merge *g, const struct set_cookie *c)
 		count(g->t, PC_SET_COOKIE_APPLIED);
 }
 
+/* A Starlette backend's Set-Cookie for its cookie: its whole new session in
+ * the plain view. It is diffed against the plain view it received (escaped
+ * like its own), not the stored session: a tuple it sends back as the list
+ * it saw is no change and stays a tuple. */
+static void merge_starlette(struct merge *g, const char *hdr, size_t len,
+			    const struct set_cookie *c)
+{
+	const struct pipe_req *rq = g->ctx->state;
+	const struct sg_backend *b = g->ctx->backend;
+	const starlette *st = g->ctx->backend_index < g->pc->nst ? g->pc->st[g->ctx->backend_index]
+								 : NULL;
+	if (!rq || !st)
+		return;
+	/* Starlette 0.26 re-signs a non-empty session on every response: the
+	 * payload we sent, with a new timestamp, is no change (no HMAC, no DOM). */
+	if (rq->st_sent && c->value_len > rq->st_payload &&
+	    memcmp(c->value, rq->st_sent, rq->st_payload + 1) == 0 &&
+	    !cookie_is_deletion(c, g->now))
+		return;
+	enum starlette_change kind;
+	json *plain_after = NULL, *after = NULL, *plain_before = NULL, *before = NULL;
+	/* max_age -1: its own fresh cookie, whatever its clock says */
+	int err = starlette_read_set_cookie(st, hdr, len, b->starlette_cookie_name,
+					    strlen(b->starlette_cookie_name), g->now, -1, &kind,
+					    &plain_after);
+	if (err && err != SG_ENOMEM) {
+		count(g->t, PC_REJECT_BAD_COOKIE);
+		log_warn("backend %s: its Starlette session Set-Cookie is dropped (%s), client %s",
+			 b->name, sg_strerror(err), g->ctx->peer);
+		return;
+	}
+	if (!err && kind == STARLETTE_DELETE) {
+		if (!(after = json_new_object()))
+			err = SG_ENOMEM;
+	} else if (!err) {
+		err = tag_escape(plain_after, &after);
+	}
+	if (!err)
+		err = json_parse(rq->plain, rq->plain_len, 0, &plain_before);
+	if (!err)
+		err = tag_escape(plain_before, &before);
+	if (!err)
+		err = merge_dom(g);
+	if (!err)
+		err = patch_diff_apply(g->cur, before, after, &g->pol, NULL);
+	if (err == SG_ENOMEM)
+		log_error("backend %s: session pipeline: out of memory", b->name);
+	if (err && err != SG_EUNSUPPORTED)
+		merge_reject(g, "Starlette session Set-Cookie", reject_of(err));
+	else if (!err)
+		count(g->t, PC_SET_COOKIE_APPLIED);
+	json_free(plain_after);
+	json_free(after);
+	json_free(plain_before);
+	json_free(before);
+}
+
 static void merge_patch(struct merge *g, const char *v, size_t n, unsigned k, unsigned total)
 {
 	if (merge_dom(g) != 0)
@@ -648,6 +894,21 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 		if (http_hdr_remove(resp, pname, pname_len, HTTP_MATCH_UNDERSCORE) > 0)
 			log_debug("backend %s: session patch ignored (no session for this backend)",
 				  ctx->backend->name);
+		/* without keys a Starlette app's cookie cannot be merged; it must
+		 * not replace the client's Flask cookie either */
+		for (int i = 0; mode == SG_SESSION_STARLETTE &&
+				(i = http_hdr_next(resp, i, "set-cookie", 10, 0)) >= 0;
+		     i++) {
+			size_t n;
+			struct set_cookie c;
+			const char *v = http_hdr_value(resp, (unsigned)i, &n);
+			if (cookie_parse_set_cookie(v, n, &c) == 0 &&
+			    ((c.name_len == strlen(s->cookie_name) &&
+			      memcmp(c.name, s->cookie_name, c.name_len) == 0) ||
+			     (c.name_len == strlen(ctx->backend->starlette_cookie_name) &&
+			      memcmp(c.name, ctx->backend->starlette_cookie_name, c.name_len) == 0)))
+				http_hdr_remove_at(resp, (unsigned)i);
+		}
 		return 0;
 	}
 
@@ -663,28 +924,51 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	size_t vlen = 0, sclen = 0;
 
 	/* 1. The backend's session Set-Cookie (the last one wins, as in a
-	 * browser). Never forwarded: the client gets sessiongate's cookie only. */
+	 * browser). Never forwarded: the client gets sessiongate's cookie only.
+	 * A Starlette backend's is its own cookie's; one for the Flask cookie
+	 * (when the names differ) is as unexpected as a header backend's. */
+	const struct sg_backend *be = ctx->backend;
+	bool st_mode = mode == SG_SESSION_STARLETTE;
+	const char *oname = st_mode ? be->starlette_cookie_name : pc->cname;
+	size_t oname_len = strlen(oname);
 	int last = -1;
+	unsigned stray = 0;
+	const char *lastv = NULL;
+	size_t lastn = 0;
 	struct set_cookie c, lastc;
 	for (int i = 0; (i = http_hdr_next(resp, i, "set-cookie", 10, 0)) >= 0; i++) {
 		size_t n;
 		const char *v = http_hdr_value(resp, (unsigned)i, &n);
-		if (cookie_parse_set_cookie(v, n, &c) != 0 || c.name_len != pc->cname_len ||
-		    memcmp(c.name, pc->cname, pc->cname_len) != 0)
+		if (cookie_parse_set_cookie(v, n, &c) != 0)
 			continue;
-		last = i;
-		lastc = c;
+		if (c.name_len == oname_len && memcmp(c.name, oname, oname_len) == 0) {
+			last = i;
+			lastc = c;
+			lastv = v;
+			lastn = n;
+		} else if (st_mode && c.name_len == pc->cname_len &&
+			   memcmp(c.name, pc->cname, pc->cname_len) == 0) {
+			stray++;
+		} else {
+			continue;
+		}
 		http_hdr_remove_at(resp, (unsigned)i); /* bytes stay readable */
 	}
 	if (last >= 0 && mode == SG_SESSION_COOKIE) {
 		merge_set_cookie(&g, &lastc);
+	} else if (last >= 0 && st_mode) {
+		merge_starlette(&g, lastv, lastn, &lastc);
 	} else if (last >= 0) {
-		/* a header backend (or Starlette, until issue 8) setting our cookie
-		 * would overwrite the shared session: never let it through */
+		stray++;
+	}
+	if (stray) {
+		/* a header backend setting our cookie would overwrite the shared
+		 * session: never let it through */
 		count(g.t, PC_REJECT_UNEXPECTED);
 		log_warn("backend %s (session: %s): its Set-Cookie for the session cookie is "
 			 "dropped; change the session with %s",
-			 ctx->backend->name, config_session_mode_name(mode), pname);
+			 ctx->backend->name, config_session_mode_name(mode),
+			 st_mode ? "its own SessionMiddleware cookie" : pname);
 	}
 
 	/* 2. Patch headers, in order; too many is one rejection of them all. */
@@ -710,10 +994,13 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	http_hdr_remove(resp, pname, pname_len, HTTP_MATCH_UNDERSCORE);
 
 	/* 3. The result. Unchanged (deep comparison): the client keeps its exact
-	 * bytes, unless Flask would refresh a permanent session. */
-	const flask_session *fs = ctx->state;
+	 * bytes, unless Flask would refresh a permanent session, or the session
+	 * came from a Starlette cookie (upgraded: the client needs ours). */
+	const struct pipe_req *rq = ctx->state;
+	const flask_session *fs = rq ? rq->fs : NULL;
+	bool upgraded = rq && rq->upgraded;
 	bool deletion = false, permanent = false;
-	if (g.cur && !json_equal(g.orig, g.cur)) {
+	if (g.cur && (upgraded || !json_equal(g.orig, g.cur))) {
 		if (g.cur->type == JSON_OBJECT && g.cur->u.obj.len == 0) {
 			deletion = true;
 		} else {
@@ -731,6 +1018,12 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 				    ctx->backend->name, sg_strerror(err));
 			}
 		}
+	} else if (upgraded) {
+		/* upgrade() signed it just now */
+		permanent = text_top_true(fs->json, fs->json_len, "_permanent", 10);
+		if (!(value = strdup(fs->cookie)))
+			goto oom;
+		vlen = fs->cookie_len;
 	} else if (fs && pc->refresh && text_top_true(fs->json, fs->json_len, "_permanent", 10)) {
 		/* Flask's SESSION_REFRESH_EACH_REQUEST: same payload, new time */
 		permanent = true;
@@ -791,6 +1084,6 @@ out:
 
 void pipeline_done(struct pipeline_ctx *ctx)
 {
-	flask_session_free(ctx->state);
+	req_free(ctx->state);
 	ctx->state = NULL;
 }

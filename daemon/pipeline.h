@@ -84,6 +84,9 @@ enum pipeline_counter {
 	PC_COOKIE_TOO_LARGE, /* a new cookie over SG_COOKIE_WARN_LEN (warned or refused) */
 	PC_HEADER_TOO_LARGE, /* session header over header_max: 431 */
 	PC_UNENCODABLE,	     /* a changed session could not be re-encoded: kept as it was */
+	/* a client's Starlette cookie read once as its session and answered with a
+	 * Flask cookie (accept_starlette_cookies); also the request's outcome */
+	PC_SESSION_UPGRADED,
 	PC_COUNT
 };
 
