@@ -575,6 +575,40 @@ class NoSecretsInLogs(OpsCase):
         return path
 
 
+class ShippedConfig(harness.TestCase):
+    """conf/sessiongate.yaml (what the demo and the Docker image run) turns the
+    admin listener on where the image's HEALTHCHECK looks: the check passes
+    against the daemon running that very file (only ports moved)."""
+
+    def test_healthcheck_true_by_construction(self):
+        with open(os.path.join(harness.ROOT, "conf", "sessiongate.yaml")) as f:
+            text = f.read()
+        self.assertRegex(text, r"(?m)^admin: 127\.0\.0\.1:9090$")
+        with open(DOCKERFILE) as f:
+            docker = f.read().replace("\\\n", " ")
+        argv = json.loads(re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", docker, re.M).group(1))
+        self.assertIn("/dev/tcp/127.0.0.1/9090", argv[-1])
+        admin, port = harness.free_port(), harness.free_port()
+        key = os.path.join(self.tmp.name, "flask_secret_key")
+        with open(key, "w") as f:
+            f.write("shipped-config-key\n")
+        path = os.path.join(self.tmp.name, "sessiongate.yaml")
+        with open(path, "w") as f:
+            f.write(text.replace("127.0.0.1:9090", f"127.0.0.1:{admin}")
+                    .replace("127.0.0.1:8080", f"127.0.0.1:{port}"))
+        sg = harness.Proc("sessiongate", [harness.SESSIONGATE, "-c", path],
+                          os.path.join(self.tmp.name, "daemon.log"),
+                          env=dict(os.environ, SESSIONGATE_SECRET_FILE=key))
+        self.addCleanup(harness.check_daemon_exit, sg)
+        harness.wait_port(admin, sg.proc, log=sg.log_path)
+        argv = [a.replace("/9090", f"/{admin}") for a in argv]
+        r = subprocess.run(argv, capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # and it fails when the admin listener does not answer 200
+        argv404 = [a.replace("/healthz", "/nope") for a in argv]
+        self.assertNotEqual(subprocess.run(argv404, capture_output=True, timeout=10).returncode, 0)
+
+
 class Readiness(harness.TestCase):
     """/readyz follows passive health: unready while a backend's only server
     rests after a failure, ready again after fail_timeout."""
