@@ -285,7 +285,8 @@ backend be
     return Proc("haproxy", ["haproxy", "-db", "-f", conf], tmp)
 
 
-def start_sessiongate(tmp, name, sg, port, be_port, workers, mode="header", keepalive=64):
+def start_sessiongate(tmp, name, sg, port, be_port, workers, mode="header", keepalive=64,
+                      wrap=()):
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
     key = os.path.join(tmp, "secret_key")
@@ -310,7 +311,7 @@ limits:
 timeouts:
   idle: 300s
 """)
-    return Proc(name, [sg, "-c", conf], tmp)
+    return Proc(name, list(wrap) + [sg, "-c", conf], tmp)
 
 
 # ---------------------------------------------------------------- wrk
@@ -338,8 +339,9 @@ class Runner:
         self.lua = write(os.path.join(tmp, "report.lua"), LUA_REPORT)
 
     def wrk(self, port, path, cookie, threads, conns, close=False, pids=(), secs=None,
-            delay=None):
-        argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs or self.secs}s",
+            delay=None, warmup=False):
+        secs = 1 if warmup else secs or self.secs
+        argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
                 "--timeout", "5s", "-s", self.lua]
         if cookie:
             argv += ["-H", f"Cookie: session={cookie}"]
@@ -371,6 +373,8 @@ def alternate(rows, rounds, run):
     configuration always runs first or right after another); returns
     {row: [result...]}."""
     res = {r: [] for r in rows}
+    for r in rows:  # warm-up, not counted: fresh processes, pools, caches
+        run(r, warmup=True)
     for i in range(rounds):
         order = rows[i % len(rows):] + rows[:i % len(rows)]
         for r in order:
@@ -509,10 +513,10 @@ class Bench:
                 self.sanity()
             keys = [(k, path) for k, path, _ in self.ROWS]
 
-            def one(key):
+            def one(key, warmup=False):
                 proc, port = self.procs[key[0]]
                 return self.run.wrk(port, key[1], self.cookie, threads, conns, close,
-                                    proc.pids() if proc else ())
+                                    proc.pids() if proc else (), warmup=warmup)
             s = summarize(alternate(keys, self.a.rounds, one))
             results[title] = s
             self.print_main(title, threads, conns, s)
@@ -547,10 +551,10 @@ class Bench:
         rows = [("direct", "/"), ("nginx", "/"), ("haproxy", "/"), ("sg", "/"),
                 ("nginx", "/patch"), ("sg", "/patch")]
 
-        def one(key):
+        def one(key, warmup=False):
             proc, port = self.procs[key[0]]
             return self.run.wrk(port, key[1], self.cookie, 1, conns, False,
-                                proc.pids() if proc else (), delay=(lo, hi))
+                                proc.pids() if proc else (), delay=(lo, hi), warmup=warmup)
         s = summarize(alternate(rows, self.a.rounds, one))
         print(f"### p99 at the same offered load: {conns} keep-alive connections, each sending "
               f"a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), i.e. "
@@ -603,10 +607,10 @@ class Bench:
         rounds = self.a.scale_rounds
         rows = [(k, i) for i in range(len(cookies)) for k in ("nginx", "sg")]
 
-        def one(key):
+        def one(key, warmup=False):
             proc, port = self.procs[key[0]]
             return self.run.wrk(port, "/", cookies[key[1]][1], 1, 64, False, proc.pids(),
-                                secs=self.a.scale_secs)
+                                secs=self.a.scale_secs, warmup=warmup)
         s = summarize(alternate(rows, rounds, one))
         base_sg = s[("sg", 0)]["cpu_us"]
         print(f"### scaling with the session size: sessiongate (header mode, one worker) "
@@ -628,10 +632,10 @@ class Bench:
 
         rows = [(k, n) for n in PATCH_COUNTS for k in ("nginx", "sg")]
 
-        def onep(key):
+        def onep(key, warmup=False):
             proc, port = self.procs[key[0]]
             return self.run.wrk(port, f"/p{key[1]}", self.cookie, 1, 64, False, proc.pids(),
-                                secs=self.a.scale_secs)
+                                secs=self.a.scale_secs, warmup=warmup)
         s = summarize(alternate(rows, rounds, onep))
         base_sg = s[("sg", 0)]["cpu_us"]
         print(f"### scaling with the number of X-Session-Patch headers in each response "
@@ -681,7 +685,7 @@ class Bench:
         rows = [("sg", "/me"), ("mw", "/me"), ("sg", "/count"), ("mw", "/count"),
                 ("sg", "/plain"), ("mw", "/plain")]
 
-        def one(k):
+        def one(k, warmup=False):
             if k[0] == "sg":
                 pids = sg.pids() + apps["header"][0].pids()
                 port = sg_port
@@ -689,13 +693,13 @@ class Bench:
                 pids = apps["middleware"][0].pids()
                 port = apps["middleware"][1]
             return self.run.wrk(port, k[1], cookie, 1, 32, False, pids,
-                                secs=self.a.scale_secs)
+                                secs=self.a.scale_secs, warmup=warmup)
         s = summarize(alternate(rows, self.a.scale_rounds, one))
         print(f"| {'endpoint':34} | {'sessiongate + app req/s':>23} | {'app + middleware req/s':>22} | "
               f"{'ratio':>6} | {'CPU us/req sg+app':>17} | {'CPU us/req app+mw':>17} |")
         print(f"|{'-' * 36}|{'-' * 25}|{'-' * 24}|{'-' * 8}|{'-' * 19}|{'-' * 19}|")
         for path, label in (("/me", "/me (read the session)"),
-                            ("/count", "/count (change it: patch / re-sign)"),
+                            ("/count", "/count (change: patch / re-sign)"),
                             ("/plain", "/plain (no session use)")):
             a, b = s[("sg", path)], s[("mw", path)]
             bad = a["errors"] + a["status"] + b["errors"] + b["status"]
@@ -737,6 +741,66 @@ class Profile:
                 if m and m.group(2) != "total":
                     calls[m.group(2)] = int(m.group(1))
         return calls, r["requests"]
+
+    def instructions(self, n=300):
+        """User-space instructions per request (callgrind), immune to the
+        machine's noise: the same daemon under valgrind, counters zeroed
+        and dumped around n keep-alive requests of each kind."""
+        import http.client
+        b = self.b
+        if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+            print("(valgrind missing: no instruction counts)")
+            return
+        port = free_port()
+        out = os.path.join(b.tmp, "callgrind.out")
+        vg = start_sessiongate(b.tmp, "sessiongate-callgrind", b.a.sessiongate, port,
+                               b.be_port, 1,
+                               wrap=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+        wait_port(port, vg, timeout=60)
+        variants = [("no cookie", "/", None), (f"Flask-Login {len(b.cookie)} B", "/", b.cookie)]
+        variants += [(label, "/", c) for label, c in sized_cookies(b.ser)]
+        variants += [(f"Flask-Login, {k} patch header(s)", f"/p{k}", b.cookie)
+                     for k in PATCH_COUNTS if k]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def requests(path, cookie, count):
+            for _ in range(count):
+                conn.request("GET", path, headers={"Cookie": f"session={cookie}"} if cookie else {})
+                conn.getresponse().read()
+        ctl = lambda cmd: subprocess.run(["callgrind_control", cmd, str(vg.pid)], timeout=60,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"### user-space instructions per request in sessiongate (callgrind, {n} keep-alive "
+              f"requests per row, one connection; no timing noise)")
+        print(f"| {'request':36} | {'instructions/req':>16} | {'x no cookie':>11} |")
+        print(f"|{'-' * 38}|{'-' * 18}|{'-' * 13}|")
+        base = None
+        for i, (label, path, cookie) in enumerate(variants):
+            requests(path, cookie, 20)  # warm
+            ctl("-z")
+            requests(path, cookie, n)
+            dumps = set(os.listdir(b.tmp))
+            # the dump happens when the worker next runs: one more request wakes it
+            d = subprocess.Popen(["callgrind_control", "-d", str(vg.pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+            requests(path, cookie, 1)
+            d.wait(timeout=60)
+            new = sorted(set(os.listdir(b.tmp)) - dumps)
+            ir = None
+            for f in new:
+                with open(os.path.join(b.tmp, f), errors="replace") as fh:
+                    for line in fh:
+                        if line.startswith("summary:") or line.startswith("totals:"):
+                            ir = int(line.split()[1])
+                            break
+                os.unlink(os.path.join(b.tmp, f))
+            per = ir / (n + 1) if ir else None
+            base = base or per
+            print(f"| {label:36} | {fmt_num(per, '16.0f'):>16} | {fmt_ratio(per, base):>11} |")
+        conn.close()
+        vg.stop()
+        CHILDREN.remove(vg)
+        print()
 
     def run(self):
         b = self.b
@@ -789,9 +853,9 @@ class Profile:
         # A/B: the same binary with and without the changelist, alternating
         keys = [("sg", "/"), ("cl", "/"), ("sg", "/patch"), ("cl", "/patch")]
 
-        def one(k):
+        def one(k, warmup=False):
             proc, port = (sgp, sg_port) if k[0] == "sg" else (sg_cl, cl_port)
-            return b.run.wrk(port, k[1], b.cookie, 1, 64, False, proc.pids())
+            return b.run.wrk(port, k[1], b.cookie, 1, 64, False, proc.pids(), warmup=warmup)
         s = summarize(alternate(keys, b.a.rounds, one))
         print(f"### A/B: EVENT_EPOLL_USE_CHANGELIST=1 (what EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST "
               f"in server.c would do), wrk -t1 -c64, {b.a.rounds} rounds x {b.a.secs}s, medians")
@@ -804,6 +868,7 @@ class Profile:
                   f"{fmt_num(a['cpu_us'], '18.1f'):>18} | {fmt_num(c['cpu_us'], '21.1f'):>21} |")
         print()
 
+        self.instructions()
         if not shutil.which("perf"):
             print("(perf missing: no profile)")
             return
