@@ -62,8 +62,8 @@ static int conf_starlette(struct pipe_conf *pc, const struct sg_config *cfg)
 			continue;
 		/* the loader fills starlette_secret; a config built without
 		 * secrets (tests) falls back to the Flask secret, as the default */
-		const struct sg_bytes *key = b->starlette_secret.len ? &b->starlette_secret
-								    : &s->secret;
+		const struct sg_bytes *key =
+		    b->starlette_secret.len ? &b->starlette_secret : &s->secret;
 		err = starlette_new(&pc->st[i]);
 		if (!err)
 			err = starlette_add_key(pc->st[i], key->ptr, key->len);
@@ -400,9 +400,9 @@ struct pipe_req {
 	/* session: starlette only */
 	const char *plain; /* the plain view the backend received ("{}" when none) */
 	size_t plain_len;
-	char *plain_buf;     /* plain when it is not fs->json */
-	char *st_sent;	     /* the Starlette cookie value it received, or NULL */
-	size_t st_payload;   /* length of its payload (before ".timestamp.signature") */
+	char *plain_buf;   /* plain when it is not fs->json */
+	char *st_sent;	   /* the Starlette cookie value it received, or NULL */
+	size_t st_payload; /* length of its payload (before ".timestamp.signature") */
 };
 
 static void req_free(struct pipe_req *rq)
@@ -820,8 +820,8 @@ static void merge_starlette(struct merge *g, const char *hdr, size_t len,
 {
 	const struct pipe_req *rq = g->ctx->state;
 	const struct sg_backend *b = g->ctx->backend;
-	const starlette *st = g->ctx->backend_index < g->pc->nst ? g->pc->st[g->ctx->backend_index]
-								 : NULL;
+	const starlette *st =
+	    g->ctx->backend_index < g->pc->nst ? g->pc->st[g->ctx->backend_index] : NULL;
 	if (!rq || !st)
 		return;
 	/* Starlette 0.26 re-signs a non-empty session on every response: the
@@ -906,7 +906,8 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 			    ((c.name_len == strlen(s->cookie_name) &&
 			      memcmp(c.name, s->cookie_name, c.name_len) == 0) ||
 			     (c.name_len == strlen(ctx->backend->starlette_cookie_name) &&
-			      memcmp(c.name, ctx->backend->starlette_cookie_name, c.name_len) == 0)))
+			      memcmp(c.name, ctx->backend->starlette_cookie_name, c.name_len) ==
+				  0)))
 				http_hdr_remove_at(resp, (unsigned)i);
 		}
 		return 0;
@@ -965,10 +966,15 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 		/* a header backend setting our cookie would overwrite the shared
 		 * session: never let it through */
 		count(g.t, PC_REJECT_UNEXPECTED);
-		log_warn("backend %s (session: %s): its Set-Cookie for the session cookie is "
-			 "dropped; change the session with %s",
-			 ctx->backend->name, config_session_mode_name(mode),
-			 st_mode ? "its own SessionMiddleware cookie" : pname);
+		if (st_mode)
+			log_warn("backend %s (session: starlette): its Set-Cookie for the Flask "
+				 "session cookie \"%s\" is dropped; it changes the session through "
+				 "its own cookie \"%s\"",
+				 be->name, pc->cname, be->starlette_cookie_name);
+		else
+			log_warn("backend %s (session: %s): its Set-Cookie for the session cookie "
+				 "is dropped; change the session with %s",
+				 be->name, config_session_mode_name(mode), pname);
 	}
 
 	/* 2. Patch headers, in order; too many is one rejection of them all. */

@@ -27,7 +27,8 @@ struct pipeline_ctx {
 
 	/* outputs */
 	const char *why;	     /* body of a refusal (static string) */
-	const char *session_outcome; /* for the access log/metrics: "valid", "missing"... */
+	const char *session_outcome; /* for the access log/metrics: "valid", "missing"...,
+					"starlette_upgraded" (accept_starlette_cookies) */
 	bool resigned;		     /* a new session cookie was emitted */
 };
 
