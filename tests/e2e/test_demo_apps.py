@@ -2,6 +2,7 @@
 proxy: the Flask app's Flask-Login session, and the FastAPI app's X-Session in,
 X-Session-Patch out."""
 import http.client
+import http.cookiejar
 import json
 import os
 import re
@@ -11,7 +12,9 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -84,6 +87,11 @@ def session_cookie(headers):
         if name.strip() == "session":
             return rest.split(";", 1)[0]
     return None
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 class DemoApps(unittest.TestCase):
@@ -264,24 +272,47 @@ class DemoScript(unittest.TestCase):
         text = output()
         self.assertIn("starting the Flask app", text)
         self.assertIn("starting the FastAPI app", text)
-        if proc.poll() is None:
-            # The proxy runs: the FastAPI app answers through it, then Ctrl-C.
-            self.assertIn(f"open http://{env['DEMO_LISTEN']}/", text)
-            status, _, body = request(ports["DEMO_LISTEN_PORT"], "GET", "/api/me")
-            self.assertEqual(status, 200)
-            self.assertIs(json.loads(body)["logged_in"], False)
-            os.killpg(proc.pid, 2)
-            self.assertEqual(proc.wait(timeout=60), 130, output())
-        else:
-            # Until the proxy engine lands, sessiongate says so and exits 1.
-            self.assertIn("proxy: not built yet", text)
-            self.assertEqual(proc.returncode, 1, text)
-            self.assertIn("sessiongate exited with status 1", text)
+        self.assertIsNone(proc.poll(), text)
+        self.assertIn(f"open http://{env['DEMO_LISTEN']}/", text)
+        self.newcomer_story(ports["DEMO_LISTEN_PORT"])
+        os.killpg(proc.pid, 2)
+        self.assertEqual(proc.wait(timeout=60), 130, output())
         # Everything it started is gone, and so is its temp dir (with the key).
         for name in ("DEMO_FLASK_PORT", "DEMO_API_PORT", "DEMO_LISTEN_PORT"):
             self.assertFalse(port_open(ports[name]), name)
         tmp = re.search(r"log: (/tmp/sessiongate-demo\.\w+)/", text).group(1)
         self.assertFalse(os.path.exists(tmp), tmp)
+
+    def newcomer_story(self, port):
+        """What the README promises: log in on the Flask side, and the FastAPI
+        side knows you, through sessiongate, with one cookie jar."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
+                                             NoRedirect())
+        base = f"http://127.0.0.1:{port}"
+
+        def get(path):
+            with opener.open(base + path, timeout=10) as r:
+                return r.status, r.read().decode()
+
+        status, body = get("/api/me")
+        self.assertEqual(status, 200)
+        self.assertIs(json.loads(body)["logged_in"], False)
+        self.assertEqual(len(jar), 0)
+        form = urllib.parse.urlencode({"username": "ada"}).encode()
+        try:
+            opener.open(base + "/login", data=form, timeout=10)
+        except urllib.error.HTTPError as e:  # the redirect after login
+            self.assertIn(e.code, (302, 303))
+        self.assertEqual([c.name for c in jar], ["session"])
+        me = json.loads(get("/api/me")[1])
+        self.assertEqual((me["logged_in"], me["user"], me["api_visits"]), (True, "ada", 1))
+        me = json.loads(get("/api/me")[1])
+        self.assertEqual(me["api_visits"], 2)
+        status, page = get("/")
+        self.assertEqual(status, 200)
+        self.assertIn("ada", page)
+        self.assertIn("<strong>2</strong>", page)
 
     def test_refuses_a_busy_port(self):
         with socket.socket() as busy:
