@@ -191,13 +191,15 @@ START_TEST(state_and_format)
 	/* label values are escaped */
 	ck_assert_double_eq(sample(t, "sessiongate_backend_servers_up{backend=\"x\\\"y\"}"), 1);
 	/* every family: HELP then TYPE, counters named *_total */
-	for (const char *p = t; *p; p = strchr(p, '\n') + 1) {
+	for (const char *p = t, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
 		if (strncmp(p, "# TYPE ", 7) == 0) {
 			const char *sp = strchr(p + 7, ' ');
+			ck_assert_ptr_nonnull(sp);
 			if (strncmp(sp + 1, "counter", 7) == 0)
 				ck_assert_int_eq(strncmp(sp - 6, "_total", 6), 0);
 		}
-		ck_assert_ptr_nonnull(strchr(p, '\n'));
 	}
 	ck_assert_int_eq(t[strlen(t) - 1], '\n');
 	free(t);
