@@ -12,7 +12,9 @@
 #   -n  do not merge new inputs into the committed corpus
 #   TARGET  names as in tests/fuzz/meson.build (default: every target built)
 # Findings (crash-*, leak-*, timeout-*, oom-*) are kept in
-# $FUZZ_OUT (default /tmp/sg-fuzz) and make the script exit 1.
+# $FUZZ_OUT (default /tmp/sg-fuzz) and make the script exit 1. Extra libFuzzer
+# flags go in $FUZZ_FLAGS, e.g. "-fork=1 -ignore_crashes=1" to keep going
+# after a known crash and collect the distinct ones.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,7 +26,7 @@ while getopts "b:t:n" o; do
 	b) build=$(cd "$OPTARG" && pwd) ;;
 	t) secs=$OPTARG ;;
 	n) merge=0 ;;
-	*) sed -n '2,16p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,18p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -59,7 +61,7 @@ for t in "${targets[@]}"; do
 	log=$out/$t/fuzz.log
 	# new inputs go to $work (first dir); the committed corpus is read only
 	nice -n 10 "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" \
+		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" ${FUZZ_FLAGS:-} \
 		"$work" "$corpus" >"$log" 2>&1 || true
 	if [ "$merge" = 1 ]; then
 		# keep only inputs that reach new edges (hit-count buckets off:
@@ -70,6 +72,8 @@ for t in "${targets[@]}"; do
 	fi
 	after=$(find "$corpus" -type f | wc -l)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	# fork mode prints no final stats: its last status line counts executions
+	[ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9][0-9]*\):* .*/\1/p' "$log" | tail -1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
 	findings=$(find "$art" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
