@@ -295,7 +295,15 @@ static int worker_init(struct worker *w, unsigned id, struct srv_conf *sc)
 {
 	w->id = id;
 	TAILQ_INIT(&w->conns);
-	w->base = event_base_new();
+	/* The epoll changelist folds the add/del pairs a request makes on a
+	 * socket into at most one epoll_ctl per fd and loop iteration
+	 * (safe here: no fd is ever dup()ed). */
+	struct event_config *ecfg = event_config_new();
+	if (!ecfg)
+		return -1;
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	w->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
 	if (!w->base)
 		return -1;
 	w->notify = event_new(w->base, -1, 0, worker_notify_cb, w);
