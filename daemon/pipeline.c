@@ -544,7 +544,13 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	enum pipeline_counter outcome = PC_SESSION_MISSING;
 	const char *raw = NULL;
 	size_t rawlen = 0;
-	bool found = ch && cookie_find(ch, chlen, pc->cname, pc->cname_len, &raw, &rawlen) == 0;
+	/* one pass over the header: the cookie, and how to strip or replace it */
+	struct cookie_scan cs = {.found = false};
+	bool found = ch && cookie_scan(ch, chlen, pc->cname, pc->cname_len, &cs) == 0 && cs.found;
+	if (found) {
+		raw = cs.val;
+		rawlen = cs.vlen;
+	}
 	if (found && rawlen > 0) {
 		const char *val;
 		size_t vlen;
@@ -654,19 +660,19 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	} else if (found) {
 		int err;
 		if (mode == SG_SESSION_COOKIE && fs && upgraded) {
-			err = cookie_replace(ch, chlen, pc->cname, pc->cname_len, fs->cookie,
+			err = cookie_rewrite(ch, chlen, &cs, pc->cname, pc->cname_len, fs->cookie,
 					     fs->cookie_len, &newcookie, &newlen);
 			rewrite = true;
 		} else if (mode == SG_SESSION_COOKIE && fs && fs->key_index > 0) {
 			size_t flen;
 			err = flask_resign(pc->signer, fs, now, &fwd, &flen);
 			if (!err)
-				err = cookie_replace(ch, chlen, pc->cname, pc->cname_len, fwd, flen,
-						     &newcookie, &newlen);
+				err = cookie_rewrite(ch, chlen, &cs, pc->cname, pc->cname_len, fwd,
+						     flen, &newcookie, &newlen);
 			rewrite = true;
 		} else if (mode != SG_SESSION_COOKIE || !fs) {
-			err =
-			    cookie_strip(ch, chlen, pc->cname, pc->cname_len, &newcookie, &newlen);
+			err = cookie_rewrite(ch, chlen, &cs, pc->cname, pc->cname_len, NULL, 0,
+					     &newcookie, &newlen);
 			rewrite = true;
 		} else {
 			err = 0;

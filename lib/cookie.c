@@ -22,12 +22,24 @@ static bool uni_ws(unsigned char c)
 	return py_ws(c) || (c >= 0x1c && c <= 0x1f) || c == 0x85 || c == 0xa0;
 }
 
-/* werkzeug's _legal_cookie_chars: bytes that never need quoting. */
+/* werkzeug's _legal_cookie_chars: bytes that never need quoting (a table:
+ * cookie_replace checks every byte of a session cookie with it). */
+static const unsigned char legal_tab[256] = {
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['/'] = 1, ['='] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, [':'] = 1,
+};
+
 static bool legal_cookie_char(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c != 0 && strchr("/=!#$%&'*+-.^_`|~:", c) != NULL;
+	return legal_tab[c];
 }
 
 /* One werkzeug cookie pair: key slice (stripped), raw value slice, and the
@@ -95,26 +107,19 @@ static int wz_next(const char *b, size_t n, size_t *pos, struct wz_pair *p)
 			}
 		}
 		if (ve == (size_t)-1) {
-			/* (?:.*?) then \s*; — lazily, never across '\n' */
-			size_t e = p0;
-			for (;;) {
-				size_t r = e;
-				bool nl = false;
-				while (r < n && py_ws((unsigned char)b[r])) {
-					if (b[r] == '\n')
-						nl = true;
-					r++;
-				}
-				if (at(b, n, r) == ';') {
-					ve = e;
-					end = r + 1;
-					break;
-				}
-				/* every e' in (e, r] ends at the same r: skip them */
-				if (nl || b[r] == '\n')
-					return -1;
-				e = r + 1;
-			}
+			/* (?:.*?) then \s*; — lazily, never across '\n': the value
+			 * runs to the first ';' (or the end) minus trailing
+			 * whitespace, and a '\n' before that whitespace stops
+			 * werkzeug. memchr, not a byte loop: session cookies are
+			 * the long values here. */
+			const char *semi = memchr(b + p0, ';', n - p0);
+			size_t s = semi ? (size_t)(semi - b) : n, e = s;
+			while (e > p0 && py_ws((unsigned char)b[e - 1]))
+				e--;
+			if (memchr(b + p0, '\n', e - p0))
+				return -1;
+			ve = e;
+			end = s + 1;
 		}
 	}
 	size_t ks = i, ke = j;
@@ -176,24 +181,22 @@ size_t cookie_unquote(const char *v, size_t len, char *out)
  * first '=') or for a parser that takes a bare piece as a name? */
 static bool seg_names(const char *s, size_t len, const char *name, size_t nlen)
 {
-	size_t i = 0;
-	while (i <= len) {
-		size_t j = i;
-		while (j < len && s[j] != ';')
-			j++;
-		size_t ke = i;
-		while (ke < j && s[ke] != '=')
-			ke++;
-		size_t a = i, z = ke;
-		while (a < z && uni_ws((unsigned char)s[a]))
+	const char *p = s, *end = s + len;
+	for (;;) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *j = semi ? semi : end;
+		const char *eq = memchr(p, '=', (size_t)(j - p));
+		const char *a = p, *z = eq ? eq : j;
+		while (a < z && uni_ws((unsigned char)*a))
 			a++;
-		while (z > a && uni_ws((unsigned char)s[z - 1]))
+		while (z > a && uni_ws((unsigned char)z[-1]))
 			z--;
-		if (z - a == nlen && memcmp(s + a, name, nlen) == 0)
+		if ((size_t)(z - a) == nlen && memcmp(a, name, nlen) == 0)
 			return true;
-		i = j + 1;
+		if (!semi)
+			return false;
+		p = semi + 1;
 	}
-	return false;
 }
 
 struct buf {
@@ -294,6 +297,108 @@ int cookie_strip(const char *hdr, size_t len, const char *name, size_t nlen, cha
 		 size_t *ret_len)
 {
 	return cookie_replace(hdr, len, name, nlen, NULL, 0, ret, ret_len);
+}
+
+/* One pass for both cookie_find and cookie_replace. It walks the pairs as
+ * cookie_replace does and records the text cookie_replace would keep as at
+ * most two runs of the header's own bytes: consecutive kept pairs must be
+ * separated by exactly "; " (what browsers send), and dropped pairs may only
+ * sit before, between or after the runs. Anything else (odd separators, drops
+ * in two places) leaves splice false and cookie_rewrite parses again. */
+int cookie_scan(const char *hdr, size_t len, const char *name, size_t nlen, struct cookie_scan *ret)
+{
+	struct cookie_scan sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.splice = true;
+	bool placed = false, gap = false;
+	size_t pos = 0;
+	struct wz_pair p;
+	while (wz_next(hdr, len, &pos, &p) == 1) {
+		bool same = p.klen == nlen && p.klen > 0 && memcmp(p.key, name, nlen) == 0;
+		if (same && !sc.found) {
+			sc.found = true;
+			sc.val = p.val;
+			sc.vlen = p.vlen;
+		}
+		/* cookie_replace's rules, in its order */
+		if (p.klen == 0 || p.stray_quote) {
+			gap = true;
+			continue;
+		}
+		if (same || seg_names(hdr + p.seg, p.seg_end - p.seg, name, nlen)) {
+			if (!placed) {
+				sc.place = sc.nruns;
+				placed = true;
+			}
+			gap = true;
+			continue;
+		}
+		size_t *last = sc.nruns ? sc.run[sc.nruns - 1] : NULL;
+		if (!last) {
+			sc.run[0][0] = p.seg;
+			sc.nruns = 1;
+		} else if (!gap && p.seg == last[1] + 2 && hdr[last[1]] == ';' &&
+			   hdr[last[1] + 1] == ' ') {
+			/* contiguous: extends the run below */
+		} else if (gap && sc.nruns == 1) {
+			sc.run[1][0] = p.seg;
+			sc.nruns = 2;
+		} else {
+			sc.splice = false;
+		}
+		sc.run[sc.nruns - 1][1] = p.seg_end;
+		gap = false;
+	}
+	if (!placed)
+		sc.place = sc.nruns; /* appended */
+	*ret = sc;
+	return 0;
+}
+
+int cookie_rewrite(const char *hdr, size_t len, const struct cookie_scan *sc, const char *name,
+		   size_t nlen, const char *value, size_t vlen, char **ret, size_t *ret_len)
+{
+	if (!sc->splice)
+		return cookie_replace(hdr, len, name, nlen, value, vlen, ret, ret_len);
+	if (nlen == 0 || !all_legal(name, nlen) || memchr(name, '=', nlen) ||
+	    (value && !all_legal(value, vlen)))
+		return SG_EINVAL;
+	/* the parts, in order, joined with "; " */
+	const char *part[3];
+	size_t plen[3], np = 0, total = 0;
+	for (unsigned i = 0; i <= sc->nruns; i++) {
+		if (value && i == sc->place) {
+			part[np] = NULL; /* name=value */
+			plen[np++] = nlen + 1 + vlen;
+		}
+		if (i < sc->nruns) {
+			part[np] = hdr + sc->run[i][0];
+			plen[np++] = sc->run[i][1] - sc->run[i][0];
+		}
+	}
+	for (size_t i = 0; i < np; i++)
+		total += plen[i] + (i ? 2 : 0);
+	char *out = malloc(total + 1), *o = out;
+	if (!out)
+		return SG_ENOMEM;
+	for (size_t i = 0; i < np; i++) {
+		if (i) {
+			memcpy(o, "; ", 2);
+			o += 2;
+		}
+		if (part[i]) {
+			memcpy(o, part[i], plen[i]);
+		} else {
+			memcpy(o, name, nlen);
+			o[nlen] = '=';
+			memcpy(o + nlen + 1, value, vlen);
+		}
+		o += plen[i];
+	}
+	*o = '\0';
+	*ret = out;
+	*ret_len = total;
+	return 0;
 }
 
 /* ---- dates ---- */

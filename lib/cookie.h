@@ -43,6 +43,31 @@ int cookie_replace(const char *hdr, size_t len, const char *name, size_t nlen, c
 int cookie_strip(const char *hdr, size_t len, const char *name, size_t nlen, char **ret,
 		 size_t *ret_len);
 
+/* cookie_find and cookie_replace from one pass over the header (the session
+ * path reads the session cookie, then strips or replaces it). */
+struct cookie_scan {
+	bool found;	 /* cookie_find's answer: the first copy of the cookie */
+	const char *val; /* its raw value (points into the header) */
+	size_t vlen;
+	/* private to cookie_rewrite: what cookie_replace keeps, as runs of the
+	 * header's bytes, when it can be spliced without a second parse */
+	bool splice;
+	unsigned nruns, place;
+	size_t run[2][2];
+};
+
+/* Scans hdr once for the cookie called name; ret->found/val/vlen are exactly
+ * what cookie_find returns. Always returns 0. */
+int cookie_scan(const char *hdr, size_t len, const char *name, size_t nlen,
+		struct cookie_scan *ret);
+
+/* cookie_replace(hdr, len, name, nlen, value, vlen, ...) (value NULL:
+ * cookie_strip), byte for byte the same result, using sc from cookie_scan on
+ * the same hdr and name: for the "a=1; session=..; b=2" headers browsers send,
+ * no second parse, one allocation. Same errors as cookie_replace. */
+int cookie_rewrite(const char *hdr, size_t len, const struct cookie_scan *sc, const char *name,
+		   size_t nlen, const char *value, size_t vlen, char **ret, size_t *ret_len);
+
 enum cookie_samesite {
 	COOKIE_SAMESITE_UNSET = 0, /* attribute absent (or unrecognised when parsing) */
 	COOKIE_SAMESITE_STRICT,

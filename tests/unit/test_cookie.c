@@ -1,5 +1,6 @@
 /* tests/unit/test_cookie.c — Cookie find/strip/replace, Set-Cookie parse/build, cookie dates. */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,84 @@ START_TEST(test_strip_invalid)
 	ck_assert_int_eq(cookie_strip("a=1; s=2", 8, "s", 1, &out, &ol), 0);
 	ck_assert_str_eq(out, "a=1");
 	free(out);
+}
+END_TEST
+
+/* cookie_scan + cookie_rewrite give exactly cookie_find + cookie_replace. */
+static void check_scan(const char *h, size_t n, const char *name, size_t nlen, const char *val)
+{
+	struct cookie_scan sc;
+	const char *v = NULL;
+	size_t vl = 0;
+	int frc = cookie_find(h, n, name, nlen, &v, &vl);
+	ck_assert_int_eq(cookie_scan(h, n, name, nlen, &sc), 0);
+	ck_assert_msg(sc.found == (frc == 0), "found differs on %.*s", (int)n, h);
+	if (sc.found)
+		ck_assert(sc.val == v && sc.vlen == vl);
+	char *a = NULL, *b = NULL;
+	size_t al = 0, bl = 0;
+	size_t vlen = val ? strlen(val) : 0;
+	int ra = cookie_replace(h, n, name, nlen, val, vlen, &a, &al);
+	int rb = cookie_rewrite(h, n, &sc, name, nlen, val, vlen, &b, &bl);
+	ck_assert_int_eq(ra, rb);
+	if (ra == 0) {
+		ck_assert_msg(al == bl && memcmp(a, b, al) == 0, "hdr [%.*s] val %s: [%s] vs [%s]",
+			      (int)n, h, val ? val : "(strip)", a, b);
+		ck_assert(b[bl] == '\0');
+	}
+	free(a);
+	free(b);
+}
+
+START_TEST(test_scan_vectors)
+{
+	const size_t nf = sizeof(find_vec) / sizeof(find_vec[0]);
+	const char *h = (size_t)_i < nf ? find_vec[_i].hdr : replace_vec[(size_t)_i - nf].hdr;
+	check_scan(h, strlen(h), "session", 7, NULL);
+	check_scan(h, strlen(h), "session", 7, "new.v-1");
+	check_scan(h, strlen(h), "session", 7, "bad;value");
+	check_scan(h, strlen(h), "", 0, NULL);
+}
+END_TEST
+
+START_TEST(test_scan_splices)
+{
+	/* what browsers send takes the one-pass path */
+	static const char *const hdrs[] = {"session=abc", "a=1; session=abc", "session=abc; b=2",
+					   "a=1; session=abc; b=2; c=3", "a=1; b=2", ""};
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		struct cookie_scan sc;
+		ck_assert_int_eq(cookie_scan(hdrs[i], strlen(hdrs[i]), "session", 7, &sc), 0);
+		ck_assert_msg(sc.splice, "%s", hdrs[i]);
+		check_scan(hdrs[i], strlen(hdrs[i]), "session", 7, NULL);
+		check_scan(hdrs[i], strlen(hdrs[i]), "session", 7, "x");
+	}
+}
+END_TEST
+
+/* Random headers over the bytes that matter to werkzeug's regex and to the
+ * splice: 50,000 of them, every one compared both ways. */
+START_TEST(test_scan_random)
+{
+	static const char *const atoms[] = {"session", "s", "=", ";", "; ", " ", "\t", "\n",
+					    "\"", "\\", "a", "1", ",", "\x85", "x=1", "session=v"};
+	uint64_t x = 0x9E3779B97F4A7C15u;
+	char h[64];
+	for (int it = 0; it < 50000; it++) {
+		size_t n = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned k = (unsigned)(x % 12);
+		for (unsigned j = 0; j < k; j++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			const char *a = atoms[x % 16];
+			size_t al = strlen(a);
+			if (n + al >= sizeof(h))
+				break;
+			memcpy(h + n, a, al);
+			n += al;
+		}
+		check_scan(h, n, "session", 7, (x >> 20) & 1 ? "v2" : NULL);
+	}
 }
 END_TEST
 
@@ -335,6 +414,12 @@ int main(void)
 	tcase_add_loop_test(tc, test_find, 0, sizeof(find_vec) / sizeof(find_vec[0]));
 	tcase_add_loop_test(tc, test_replace, 0, sizeof(replace_vec) / sizeof(replace_vec[0]));
 	tcase_add_test(tc, test_strip_invalid);
+	tcase_add_loop_test(tc, test_scan_vectors, 0,
+			    sizeof(find_vec) / sizeof(find_vec[0]) +
+				sizeof(replace_vec) / sizeof(replace_vec[0]));
+	tcase_add_test(tc, test_scan_splices);
+	tcase_add_test(tc, test_scan_random);
+	tcase_set_timeout(tc, 60); /* the random comparison, under ASan on a busy machine */
 	tcase_add_loop_test(tc, test_date, 0, sizeof(date_vec) / sizeof(date_vec[0]));
 	tcase_add_test(tc, test_format_date);
 	tcase_add_test(tc, test_parse_set_cookie);
