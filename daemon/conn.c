@@ -86,6 +86,7 @@ struct conn {
 	bool close_after; /* drain: no further request */
 	bool in_loop;     /* inside conn_process: no recursion for pipelined requests */
 	bool tunnel_eof;
+	bool peer_eof;    /* client half-closed after a complete request */
 	int peer_family;
 	unsigned char peer_addr[16];
 	char peer[INET6_ADDRSTRLEN];
@@ -115,6 +116,45 @@ static int64_t mono_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sends what bev's output holds straight to the socket when no write is
+ * queued (EV_WRITE off), and arms EV_WRITE only for what the socket did not
+ * take: a small head or body costs one writev and no epoll_ctl. The write
+ * callbacks turn EV_WRITE off again once the output is empty (bev_written).
+ * A failed write leaves the bytes queued: the bufferevent's own write then
+ * reports the error through the event callback. */
+static void bev_flush(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if (!(bufferevent_get_enabled(bev) & EV_WRITE)) {
+		/* the bufferevent freezes the output's front outside its own write */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(bev));
+		evbuffer_freeze(out, 1);
+		if (evbuffer_get_length(out) == 0)
+			return;
+	}
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+/* From a write callback: everything queued went out, stop polling for
+ * writability until bev_flush finds a remainder again. */
+static void bev_written(struct bufferevent *bev)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE))
+		bufferevent_disable(bev, EV_WRITE);
+}
+
+/* Reading stays on while a request is in flight (pipelined bytes wait in
+ * the input buffer, bounded by its high watermark): no epoll_ctl per request. */
+static void bev_read_on(struct bufferevent *bev)
+{
+	if (!(bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_enable(bev, EV_READ);
 }
 
 static const struct sg_config *conn_cfg(const struct conn *c)
@@ -246,7 +286,7 @@ static void conn_finish_close(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	struct timeval tv = ms_tv(conn_cfg(c)->idle_timeout_ms);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_WRITE);
+	bev_flush(c->bev); /* a remainder arms EV_WRITE: closing_write_cb follows */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		closing_write_cb(c->bev, c);
 }
@@ -319,8 +359,10 @@ static void conn_reply(struct conn *c, int status, const char *why, bool keep)
 	}
 	req_free(c, r);
 	c->req = NULL;
+	bev_flush(c->bev); /* after the accounting, as in conn_response_done */
 	c->state = CS_IDLE;
-	bufferevent_enable(c->bev, EV_READ);
+	if (!c->peer_eof)
+		bev_read_on(c->bev);
 	conn_process(c);
 }
 
@@ -338,8 +380,10 @@ static void conn_response_done(struct conn *c)
 	}
 	req_free(c, r);
 	c->req = NULL;
+	bev_flush(c->bev);
 	c->state = CS_IDLE;
-	bufferevent_enable(c->bev, EV_READ);
+	if (!c->peer_eof)
+		bev_read_on(c->bev);
 	conn_process(c);
 }
 
@@ -349,20 +393,29 @@ static void conn_pump_response(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(r->up->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int rc = HTTP_MORE;
-	do {
-		struct evbuffer_iovec v = {NULL, 0};
-		if (evbuffer_get_length(in) > 0)
-			evbuffer_peek(in, -1, NULL, &v, 1);
-		size_t used = 0;
-		rc = http_body_feed(&r->rp, v.iov_base, v.iov_len, &used);
-		if (used)
-			evbuffer_drain(in, used);
-		if (rc == HTTP_ERROR) {
-			conn_abort(c, r->rp.error_why);
-			return;
-		}
-	} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
-		 evbuffer_get_length(out) < CONN_OUT_HIGH);
+	for (;;) {
+		do {
+			struct evbuffer_iovec v = {NULL, 0};
+			if (evbuffer_get_length(in) > 0)
+				evbuffer_peek(in, -1, NULL, &v, 1);
+			size_t used = 0;
+			rc = http_body_feed(&r->rp, v.iov_base, v.iov_len, &used);
+			if (used)
+				evbuffer_drain(in, used);
+			if (rc == HTTP_ERROR) {
+				conn_abort(c, r->rp.error_why);
+				return;
+			}
+		} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
+			 evbuffer_get_length(out) < CONN_OUT_HIGH);
+		if (rc != HTTP_MORE || evbuffer_get_length(in) == 0)
+			break;
+		/* output full: go on only while the socket takes it all (input
+		 * held back by its watermark would not be read again) */
+		bev_flush(c->bev);
+		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
+			break;
+	}
 	if (rc == HTTP_MORE && r->up_eof && evbuffer_get_length(in) == 0) {
 		rc = http_body_eof(&r->rp);
 		if (rc != HTTP_DONE) {
@@ -373,16 +426,19 @@ static void conn_pump_response(struct conn *c)
 		}
 	}
 	if (rc == HTTP_DONE) {
+		/* conn_response_done sends it, after the request is accounted
+		 * for: whoever sees the response sees the metrics and log line */
 		r->resp_done = true;
 		if (evbuffer_get_length(in) > 0)
 			r->up_eof = true; /* extra bytes: never reuse */
 		conn_response_done(c);
 		return;
 	}
+	bev_flush(c->bev);
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 		bufferevent_disable(r->up->bev, EV_READ); /* resumed by conn_write_cb */
 	else if (!r->up_eof)
-		bufferevent_enable(r->up->bev, EV_READ);
+		bev_read_on(r->up->bev);
 }
 
 static void tunnel_start(struct conn *c);
@@ -504,14 +560,20 @@ static void conn_pump_request(struct conn *c);
 static void conn_up_connected(struct conn *c)
 {
 	struct req *r = c->req;
-	r->up->connected = true;
+	struct upstream *up = r->up;
 	struct timeval tv = ms_tv(r->be->response_timeout_ms);
-	bufferevent_set_timeouts(r->up->bev, &tv, &tv);
-	bufferevent_setwatermark(r->up->bev, EV_READ, 0, CONN_IN_HIGH);
-	bufferevent_setwatermark(r->up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
-	bufferevent_enable(r->up->bev, EV_READ | EV_WRITE);
+	bufferevent_set_timeouts(up->bev, &tv, &tv);
+	if (!up->connected) {
+		/* once per connection: pooled ones keep them */
+		bufferevent_setwatermark(up->bev, EV_READ, 0, CONN_IN_HIGH);
+		bufferevent_setwatermark(up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+		up->connected = true;
+	}
+	bev_read_on(up->bev);
 	if (!r->req_done)
 		conn_pump_request(c);
+	else
+		bev_flush(up->bev); /* a retried head */
 }
 
 static void up_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -610,6 +672,7 @@ static void up_write_cb(struct bufferevent *bev, void *arg)
 		bufferevent_enable(c->bev, EV_READ);
 		return;
 	}
+	bev_written(bev);
 	if (c->req && !c->req->req_done)
 		conn_pump_request(c);
 }
@@ -657,33 +720,40 @@ static void conn_pump_request(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(r->up->bev);
 	int rc;
-	do {
-		struct evbuffer_iovec v = {NULL, 0};
-		if (evbuffer_get_length(in) > 0)
-			evbuffer_peek(in, -1, NULL, &v, 1);
-		size_t used = 0;
-		rc = http_body_feed(&r->p, v.iov_base, v.iov_len, &used);
-		if (used) {
-			evbuffer_drain(in, used);
-			r->body_started = true;
-		}
-		if (rc == HTTP_ERROR) {
-			int st = r->p.error_status ? r->p.error_status : 400;
-			conn_reply(c, st, r->p.error_why ? r->p.error_why : "invalid body", false);
-			return;
-		}
-	} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
-		 evbuffer_get_length(out) < CONN_OUT_HIGH);
+	for (;;) {
+		do {
+			struct evbuffer_iovec v = {NULL, 0};
+			if (evbuffer_get_length(in) > 0)
+				evbuffer_peek(in, -1, NULL, &v, 1);
+			size_t used = 0;
+			rc = http_body_feed(&r->p, v.iov_base, v.iov_len, &used);
+			if (used) {
+				evbuffer_drain(in, used);
+				r->body_started = true;
+			}
+			if (rc == HTTP_ERROR) {
+				int st = r->p.error_status ? r->p.error_status : 400;
+				conn_reply(c, st, r->p.error_why ? r->p.error_why : "invalid body",
+					   false);
+				return;
+			}
+		} while (rc == HTTP_MORE && evbuffer_get_length(in) > 0 &&
+			 evbuffer_get_length(out) < CONN_OUT_HIGH);
+		bev_flush(r->up->bev);
+		if (rc != HTTP_MORE || evbuffer_get_length(in) == 0 ||
+		    evbuffer_get_length(out) >= CONN_OUT_HIGH)
+			break;
+	}
 	if (rc == HTTP_DONE) {
+		/* pipelined requests wait in the input buffer (reading stays on,
+		 * bounded by its watermark) until this one is answered */
 		r->req_done = true;
-		/* pipelined requests wait in the buffer until this one is answered */
-		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 		bufferevent_disable(c->bev, EV_READ); /* resumed by up_write_cb */
 	else
-		bufferevent_enable(c->bev, EV_READ);
+		bev_read_on(c->bev);
 }
 
 /* ---- routing ---- */
@@ -789,9 +859,16 @@ static void conn_route(struct conn *c)
 		return;
 	}
 	c->state = CS_FORWARD;
-	bufferevent_disable(c->bev, EV_READ); /* body is read once the upstream is connected */
-	if (m->expect_continue && m->has_body)
-		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	if (m->has_body) {
+		/* the body is read once the upstream is connected; without one
+		 * reading stays on (see bev_read_on) */
+		bufferevent_disable(c->bev, EV_READ);
+		if (m->expect_continue) {
+			evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n",
+				     25);
+			bev_flush(c->bev);
+		}
+	}
 	conn_connect(c);
 }
 
@@ -836,6 +913,9 @@ static int conn_read_head_loop(struct conn *c)
 		/* an answer given synchronously (404...) may leave c idle with
 		 * pipelined requests buffered: the loop takes the next one */
 	}
+	/* the client half-closed: every complete request it sent is answered */
+	if (c->peer_eof && (c->state == CS_IDLE || c->state == CS_HEAD))
+		conn_finish_close(c);
 	return 0;
 }
 
@@ -891,6 +971,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 		bufferevent_enable(r->up->bev, EV_READ);
 		return;
 	}
+	bev_written(bev);
 	if (c->state == CS_FORWARD && r && r->resp_head && !r->resp_done && r->up)
 		conn_pump_response(c);
 }
@@ -908,17 +989,26 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_reply(c, 408, "request header timeout", false);
 			return;
 		}
-		if (c->state == CS_FORWARD && r && !r->resp_started && !r->req_done &&
-		    (what & BEV_EVENT_READING)) {
-			conn_reply(c, 408, "request body timeout", false);
-			return;
+		if (c->state == CS_FORWARD && r && (what & BEV_EVENT_READING)) {
+			if (!r->m.has_body || r->req_done) {
+				/* the request is in: a quiet client while the response
+				 * is awaited (the backend's timeout) or streams is fine */
+				bufferevent_enable(bev, EV_READ);
+				return;
+			}
+			if (!r->resp_started) {
+				conn_reply(c, 408, "request body timeout", false);
+				return;
+			}
 		}
 		conn_close(c);
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && c->state == CS_FORWARD && r && r->req_done) {
-		/* half-closed after a full request: still answer it */
-		c->close_after = true;
+	if ((what & BEV_EVENT_EOF) && c->state == CS_FORWARD && r &&
+	    (r->req_done || !r->m.has_body)) {
+		/* half-closed after a full request: still answer it, and the
+		 * complete requests buffered behind it (conn_read_head_loop) */
+		c->peer_eof = true;
 		return;
 	}
 	if (c->state == CS_FORWARD && r && r->status == 0 && (what & BEV_EVENT_ERROR))
@@ -997,6 +1087,7 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_IN_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
+	bufferevent_disable(c->bev, EV_WRITE); /* armed only for a remainder (bev_flush) */
 	/* a new connection must deliver its first head within header_timeout */
 	struct timeval tv = ms_tv(cfg->header_timeout_ms);
 	evtimer_add(c->timer, &tv);

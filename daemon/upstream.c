@@ -146,6 +146,9 @@ static int connect_new(struct upstream_set *set, unsigned server, struct upstrea
 		return SG_ENOMEM;
 	}
 	metrics_upstream_conn(up_slot(up), +1); /* up_free counts it closed */
+	/* conn.c writes directly and arms EV_WRITE only for a remainder; the
+	 * connect itself still completes through the write event */
+	bufferevent_disable(up->bev, EV_WRITE);
 	/* the write timeout covers the connect itself */
 	unsigned ms = srv->backend->connect_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -186,8 +189,7 @@ int upstream_acquire(struct upstream_set *set, size_t backend, uint64_t *tried,
 		if (up) {
 			TAILQ_REMOVE(&pool->idle, up, idle_entry);
 			pool->nidle--;
-			bufferevent_disable(up->bev, EV_READ);
-			bufferevent_set_timeouts(up->bev, NULL, NULL);
+			/* reading stays on: the user swaps callbacks and timeouts */
 			up->reused = true;
 			set->inuse++;
 			*ret = up;
@@ -223,8 +225,12 @@ void upstream_release(struct upstream *up, bool reusable)
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		bufferevent_setcb(up->bev, idle_read_cb, NULL, idle_event_cb, up);
 		bufferevent_set_timeouts(up->bev, &tv, NULL);
-		bufferevent_setwatermark(up->bev, EV_READ, 0, 0);
-		bufferevent_enable(up->bev, EV_READ);
+		/* reading stays on (no epoll_ctl per request): any byte or EOF
+		 * while idle drops the connection */
+		if (!(bufferevent_get_enabled(up->bev) & EV_READ))
+			bufferevent_enable(up->bev, EV_READ);
+		if (bufferevent_get_enabled(up->bev) & EV_WRITE)
+			bufferevent_disable(up->bev, EV_WRITE);
 		up->reused = false;
 		TAILQ_INSERT_HEAD(&pool->idle, up, idle_entry);
 		pool->nidle++;
