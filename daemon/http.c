@@ -509,6 +509,18 @@ static void out_add(struct http_parser *p, const void *d, size_t n)
 		evbuffer_add(p->out, d, n);
 }
 
+static char *put_u64(char *p, uint64_t v, unsigned base);
+
+/* A canonical chunk-size line. */
+static void out_chunk_size(struct http_parser *p, uint64_t n)
+{
+	char line[24];
+	char *e = put_u64(line, n, 16);
+	*e++ = '\r';
+	*e++ = '\n';
+	out_add(p, line, (size_t)(e - line));
+}
+
 static int cb_body(llhttp_t *ll, const char *at, size_t len)
 {
 	struct http_parser *p = ll->data;
@@ -519,8 +531,7 @@ static int cb_body(llhttp_t *ll, const char *at, size_t len)
 		return fail(p, 413, "request body too large");
 	if (p->frame == HTTP_FRAME_CHUNKED && !p->msg->chunked) {
 		/* Content-Length or EOF source, chunked out: one chunk per piece */
-		if (p->out)
-			evbuffer_add_printf(p->out, "%zx\r\n", len);
+		out_chunk_size(p, len);
 		out_add(p, at, len);
 		out_add(p, "\r\n", 2);
 	} else if (p->frame != HTTP_FRAME_NONE) {
@@ -534,8 +545,7 @@ static int cb_chunk_header(llhttp_t *ll)
 	struct http_parser *p = ll->data;
 	/* extensions are dropped: the backend sees a canonical size line */
 	if (ll->content_length > 0 && p->frame == HTTP_FRAME_CHUNKED) {
-		if (p->out)
-			evbuffer_add_printf(p->out, "%" PRIx64 "\r\n", ll->content_length);
+		out_chunk_size(p, ll->content_length);
 		p->chunk_open = true;
 	}
 	return 0;
@@ -876,42 +886,104 @@ int http_set_forwarded(struct http_msg *m, const char *peer_ip, bool trusted, co
 	return rc;
 }
 
-static void write_headers(const struct http_msg *m, struct evbuffer *out, bool skip_host)
+/* ---- serialisation: each head is built in one reserved extent of the
+ * output and committed once (one evbuffer callback run, one iovec for the
+ * writev), its size bounded beforehand; numbers are formatted by hand. */
+
+static char *put(char *p, const void *d, size_t n)
+{
+	memcpy(p, d, n);
+	return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v, unsigned base)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[20];
+	size_t k = 0;
+	do {
+		tmp[k++] = digits[v % base];
+		v /= base;
+	} while (v);
+	while (k)
+		*p++ = tmp[--k];
+	return p;
+}
+
+/* Room every live header needs ("name: value\r\n"). */
+static size_t headers_size(const struct http_msg *m)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		const struct http_header *h = &m->hdrs[i];
+		if (!(h->flags & HTTP_HDR_DELETED))
+			n += (size_t)h->name.len + h->value.len + 4;
+	}
+	return n;
+}
+
+static char *put_headers(const struct http_msg *m, char *p, bool skip_host)
 {
 	for (unsigned i = 0; i < m->nhdrs; i++) {
 		const struct http_header *h = &m->hdrs[i];
 		if (h->flags & HTTP_HDR_DELETED)
 			continue;
-		if (skip_host && slice_is(m, h->name, "host"))
+		if (skip_host && h->name.len == 4 && slice_is(m, h->name, "host"))
 			continue;
-		evbuffer_add(out, m->buf + h->name.off, h->name.len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, m->buf + h->value.off, h->value.len);
-		evbuffer_add(out, "\r\n", 2);
+		p = put(p, m->buf + h->name.off, h->name.len);
+		*p++ = ':';
+		*p++ = ' ';
+		p = put(p, m->buf + h->value.off, h->value.len);
+		*p++ = '\r';
+		*p++ = '\n';
 	}
+	return p;
+}
+
+/* The framing and connection lines the writers may add, at most. */
+#define HEAD_EXTRA (sizeof("Transfer-Encoding: chunked\r\n") + sizeof("Content-Length: \r\n") + \
+		    20 + sizeof("Connection: keep-alive\r\n") + sizeof("\r\n"))
+
+static int head_commit(struct evbuffer *out, struct evbuffer_iovec *v, const char *end)
+{
+	v->iov_len = (size_t)(end - (const char *)v->iov_base);
+	return evbuffer_commit_space(out, v, 1) == 0 ? 0 : SG_ENOMEM;
 }
 
 int http_write_request(const struct http_msg *m, const char *target, size_t tlen,
 		       const char *host, struct evbuffer *out, enum http_frame *ret_frame)
 {
 	enum http_frame frame = HTTP_FRAME_NONE;
-	evbuffer_add(out, m->buf + m->method_s.off, m->method_s.len);
-	evbuffer_add(out, " ", 1);
-	evbuffer_add(out, target, tlen);
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	if (host)
-		evbuffer_add_printf(out, "Host: %s\r\n", host);
-	write_headers(m, out, host != NULL);
+	size_t hostlen = host ? strlen(host) : 0;
+	size_t need = (size_t)m->method_s.len + 1 + tlen + 11 + (host ? 8 + hostlen : 0) +
+		      headers_size(m) + HEAD_EXTRA;
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)need, &v, 1) != 1)
+		return SG_ENOMEM;
+	char *p = v.iov_base;
+	p = put(p, m->buf + m->method_s.off, m->method_s.len);
+	*p++ = ' ';
+	p = put(p, target, tlen);
+	p = put(p, " HTTP/1.1\r\n", 11);
+	if (host) {
+		p = put(p, "Host: ", 6);
+		p = put(p, host, hostlen);
+		p = put(p, "\r\n", 2);
+	}
+	p = put_headers(m, p, host != NULL);
 	if (m->chunked) {
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		p = put(p, "Transfer-Encoding: chunked\r\n", 28);
 		frame = HTTP_FRAME_CHUNKED;
 	} else if (m->has_cl) {
-		evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n", m->content_length);
+		p = put(p, "Content-Length: ", 16);
+		p = put_u64(p, m->content_length, 10);
+		p = put(p, "\r\n", 2);
 		frame = m->content_length ? HTTP_FRAME_LENGTH : HTTP_FRAME_NONE;
 	}
 	if (m->upgrade)
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
-	if (evbuffer_add(out, "\r\n", 2) != 0)
+		p = put(p, "Connection: upgrade\r\n", 21);
+	p = put(p, "\r\n", 2);
+	if (head_commit(out, &v, p) != 0)
 		return SG_ENOMEM;
 	*ret_frame = frame;
 	return 0;
@@ -921,38 +993,50 @@ int http_write_response(const struct http_msg *m, unsigned client_minor, bool ke
 			bool head_request, struct evbuffer *out, enum http_frame *ret_frame)
 {
 	enum http_frame frame = HTTP_FRAME_NONE;
-	evbuffer_add_printf(out, "HTTP/1.1 %d ", m->status);
-	if (m->reason.len)
-		evbuffer_add(out, m->buf + m->reason.off, m->reason.len);
-	else
-		evbuffer_add_printf(out, "%s", http_status_text(m->status));
-	evbuffer_add(out, "\r\n", 2);
-	write_headers(m, out, false);
+	const char *reason = m->reason.len ? m->buf + m->reason.off : http_status_text(m->status);
+	size_t rlen = m->reason.len ? m->reason.len : strlen(reason);
+	size_t need = 9 + 20 + 1 + rlen + 2 + headers_size(m) + HEAD_EXTRA;
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)need, &v, 1) != 1)
+		return SG_ENOMEM;
+	char *p = v.iov_base;
+	p = put(p, "HTTP/1.1 ", 9);
+	p = put_u64(p, (uint64_t)m->status, 10);
+	*p++ = ' ';
+	p = put(p, reason, rlen);
+	p = put(p, "\r\n", 2);
+	p = put_headers(m, p, false);
+	bool cl = false;
 	if (m->has_body) {
 		if (m->chunked || m->body_to_eof) {
 			if (client_minor >= 1) {
-				evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+				p = put(p, "Transfer-Encoding: chunked\r\n", 28);
 				frame = HTTP_FRAME_CHUNKED;
 			} else {
 				frame = HTTP_FRAME_EOF;
 				keep_alive = false;
 			}
 		} else {
-			evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n",
-					    m->content_length);
+			cl = true;
 			frame = HTTP_FRAME_LENGTH;
 		}
 	} else if (m->has_cl && (head_request || m->status == 304 ||
 				 (m->status >= 200 && m->status != 204))) {
-		evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n", m->content_length);
+		cl = true;
+	}
+	if (cl) {
+		p = put(p, "Content-Length: ", 16);
+		p = put_u64(p, m->content_length, 10);
+		p = put(p, "\r\n", 2);
 	}
 	if (m->status == 101 && m->upgrade)
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		p = put(p, "Connection: upgrade\r\n", 21);
 	else if (!keep_alive)
-		evbuffer_add(out, "Connection: close\r\n", 19);
+		p = put(p, "Connection: close\r\n", 19);
 	else if (client_minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-	if (evbuffer_add(out, "\r\n", 2) != 0)
+		p = put(p, "Connection: keep-alive\r\n", 24);
+	p = put(p, "\r\n", 2);
+	if (head_commit(out, &v, p) != 0)
 		return SG_ENOMEM;
 	*ret_frame = frame;
 	return 0;
