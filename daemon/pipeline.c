@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cookie.h"
@@ -25,10 +26,12 @@
 #include "signer.h"
 #include "starlette.h"
 #include "tag.h"
+#include "vcache.h"
 
 /* ---- per generation ---- */
 
 struct pipe_conf {
+	uint64_t gen; /* unique per pipeline_conf_new: the key set's identity */
 	signer *signer;
 	struct cookie_attrs attrs;
 	const char *cname, *hname, *pname; /* point into the config */
@@ -85,6 +88,8 @@ void *pipeline_conf_new(const struct sg_config *cfg)
 		log_error("session pipeline: out of memory");
 		return NULL;
 	}
+	static _Atomic uint64_t gens;
+	pc->gen = atomic_fetch_add(&gens, 1) + 1;
 	enum signer_digest dg;
 	int err = signer_digest_parse(s->digest, &dg);
 	if (!err)
@@ -153,6 +158,9 @@ void pipeline_conf_free(void *conf_state)
 struct pipe_thread {
 	struct pipe_thread *next;
 	flask_scratch *scratch; /* NULL is fine: flask_* then allocate per call */
+	vcache *cache;		/* verified cookies; NULL: no cache (no randomness, no memory) */
+	uint64_t cache_gen;	/* the pipe_conf generation the cache's entries verified under */
+	uint64_t cache_hits, cache_misses; /* owner thread only */
 	_Atomic uint64_t n[PC_COUNT];
 };
 
@@ -167,6 +175,8 @@ static void thread_gone(void *arg)
 	struct pipe_thread *t = arg;
 	flask_scratch_free(t->scratch);
 	t->scratch = NULL;
+	vcache_free(t->cache);
+	t->cache = NULL;
 }
 
 static void exit_key_init(void)
@@ -183,6 +193,15 @@ static struct pipe_thread *pipe_thread(void)
 		return NULL;
 	if (flask_scratch_new(&t->scratch) != 0)
 		t->scratch = NULL;
+	/* the cache's SipHash key: secret and per thread (see cache_for) */
+	unsigned char key[16];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) ||
+	    vcache_new(SG_SESSION_CACHE_ENTRIES, SG_SESSION_CACHE_BYTES, key, &t->cache) != 0) {
+		log_warn("session pipeline: no verified-cookie cache for this worker (no random "
+			 "key or no memory): every cookie is verified in full");
+		t->cache = NULL;
+	}
+	explicit_bzero(key, sizeof(key));
 	pthread_once(&exit_once, exit_key_init);
 	(void)pthread_setspecific(exit_key, t);
 	pthread_mutex_lock(&threads_mu);
@@ -204,6 +223,44 @@ static void count(struct pipe_thread *t, enum pipeline_counter c)
 static flask_scratch *scratch(struct pipe_thread *t)
 {
 	return t ? t->scratch : NULL;
+}
+
+/* The verified-cookie cache a request on generation pc may use, or NULL.
+ *
+ * Security review. An entry is put only after flask_decode verified the
+ * cookie's signature with pc's key set AND the session passed every later
+ * check (a JSON object, a plain view); forged, expired, malformed, upgraded
+ * Starlette cookies are never put. The cache belongs to one generation of
+ * the key set: a request on a newer generation (a reload may have removed or
+ * rotated keys) empties it first, and a request still running on an older
+ * one bypasses it, neither reading nor writing. So a hit can only happen for
+ * bytes that verified before under the same key set; lookups compare the
+ * whole cookie (vcache.c: keyed SipHash, then a constant-time comparison). What a hit
+ * skips is exactly what depends on the bytes and keys alone (HMAC, base64,
+ * inflate, the plain view); what depends on the clock, the max_age check, is
+ * redone against the stored timestamp on every hit (signer_check_age). Only
+ * the owner thread touches its cache: no locks. Bounded by
+ * SG_SESSION_CACHE_ENTRIES and SG_SESSION_CACHE_BYTES per worker. */
+static vcache *cache_for(struct pipe_thread *t, const struct pipe_conf *pc)
+{
+	if (!t || !t->cache || pc->gen < t->cache_gen)
+		return NULL;
+	if (pc->gen != t->cache_gen) {
+		vcache_clear(t->cache);
+		t->cache_gen = pc->gen;
+	}
+	return t->cache;
+}
+
+/* vcache flags */
+#define CACHED_PERMANENT 1u /* the session has "_permanent": true */
+
+void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entries)
+{
+	struct pipe_thread *t = self;
+	*hits = t ? t->cache_hits : 0;
+	*misses = t ? t->cache_misses : 0;
+	*entries = t && t->cache ? vcache_count(t->cache) : 0;
 }
 
 void pipeline_counters(uint64_t out[PC_COUNT])
@@ -397,6 +454,7 @@ static int replace_cookie_header(struct http_msg *m, const char *value, size_t l
 struct pipe_req {
 	flask_session *fs; /* the client's verified session; NULL = empty */
 	bool upgraded;	   /* fs was read from a Starlette cookie: always answer with ours */
+	int permanent;	   /* fs has "_permanent": true (1), not (0), not looked yet (-1) */
 	/* session: starlette only */
 	const char *plain; /* the plain view the backend received ("{}" when none) */
 	size_t plain_len;
@@ -547,6 +605,8 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	/* one pass over the header: the cookie, and how to strip or replace it */
 	struct cookie_scan cs = {.found = false};
 	bool found = ch && cookie_scan(ch, chlen, pc->cname, pc->cname_len, &cs) == 0 && cs.found;
+	vcache *vc = NULL;
+	const struct vcache_entry *hit = NULL;
 	if (found) {
 		raw = cs.val;
 		rawlen = cs.vlen;
@@ -558,7 +618,29 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			status = 500;
 			goto oom;
 		}
-		int err = flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
+		/* a hit: verified before under this key set (cache_for); the
+		 * time checks are redone, the rest is copied */
+		vc = cache_for(t, pc);
+		hit = vc ? vcache_get(vc, val, vlen) : NULL;
+		int err;
+		if (hit) {
+			t->cache_hits++;
+			err = signer_check_age(hit->fs->ts, now, pc->max_age);
+			if (!err)
+				err = flask_session_dup(hit->fs, &fs);
+			if (!err && hit->plain != hit->fs->json &&
+			    !(pbuf = strndup(hit->plain, hit->plain_len))) {
+				flask_session_free(fs);
+				fs = NULL;
+				err = SG_ENOMEM;
+			}
+			if (err)
+				hit = NULL; /* no session: nothing below reads the entry */
+		} else {
+			if (vc)
+				t->cache_misses++;
+			err = flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
+		}
 		if (err && err != SG_ENOMEM && pc->upgrade && starlette_cookie_shaped(val, vlen)) {
 			int uerr = upgrade(pc, t, val, vlen, now, &fs);
 			if (!uerr) {
@@ -587,7 +669,12 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	/* The plain view: Flask's own JSON needs no work (fast path). */
 	const char *plain = "{}";
 	size_t plen = 2;
-	if (fs && tag_text_is_plain(fs->json, fs->json_len)) {
+	int permanent = -1;
+	if (fs && hit) {
+		plain = pbuf ? pbuf : fs->json;
+		plen = hit->plain_len;
+		permanent = (hit->flags & CACHED_PERMANENT) != 0;
+	} else if (fs && tag_text_is_plain(fs->json, fs->json_len)) {
 		plain = fs->json;
 		plen = fs->json_len;
 	} else if (fs) {
@@ -608,6 +695,12 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			plain = pbuf;
 		}
 	}
+	/* A session that went through every check above, from the cookie
+	 * itself: cache it (a failure to cache changes nothing). */
+	if (fs && vc && !hit && !upgraded) {
+		permanent = text_top_true(fs->json, fs->json_len, "_permanent", 10);
+		(void)vcache_put(vc, fs, plain, plen, permanent ? CACHED_PERMANENT : 0);
+	}
 	struct pipe_req *rq = NULL;
 	if (fs || mode == SG_SESSION_STARLETTE) {
 		if (!(rq = calloc(1, sizeof(*rq)))) {
@@ -617,6 +710,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		}
 		rq->fs = fs;
 		rq->upgraded = upgraded;
+		rq->permanent = permanent;
 		rq->plain = plain;
 		rq->plain_len = plen;
 		rq->plain_buf = pbuf; /* kept: the response side diffs against it */
@@ -1036,7 +1130,9 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 		if (!(value = strdup(fs->cookie)))
 			goto oom;
 		vlen = fs->cookie_len;
-	} else if (fs && pc->refresh && text_top_true(fs->json, fs->json_len, "_permanent", 10)) {
+	} else if (fs && pc->refresh &&
+		   (rq->permanent >= 0 ? rq->permanent
+				       : text_top_true(fs->json, fs->json_len, "_permanent", 10))) {
 		/* Flask's SESSION_REFRESH_EACH_REQUEST: same payload, new time */
 		permanent = true;
 		if (flask_resign(pc->signer, fs, g.now, &value, &vlen) != 0)

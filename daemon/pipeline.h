@@ -99,4 +99,8 @@ void pipeline_counters(uint64_t out[PC_COUNT]);
  * after a pipeline call to attribute its events to a backend. */
 void pipeline_thread_counters(uint64_t out[PC_COUNT]);
 
+/* The calling thread's verified-cookie cache: lookups that hit and missed
+ * (by cookies that were then fully verified), and entries held. */
+void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entries);
+
 #endif

@@ -187,6 +187,26 @@ void flask_session_free(flask_session *fs)
 	free(fs); /* one block */
 }
 
+size_t flask_session_size(const flask_session *fs)
+{
+	return sizeof(*fs) + fs->cookie_len + 1 + fs->json_len + 1;
+}
+
+int flask_session_dup(const flask_session *fs, flask_session **ret)
+{
+	flask_session *d = malloc(flask_session_size(fs));
+	if (!d)
+		return SG_ENOMEM;
+	*d = *fs;
+	char *c = (char *)(d + 1), *j = c + fs->cookie_len + 1;
+	memcpy(c, fs->cookie, fs->cookie_len + 1); /* both are NUL-terminated */
+	memcpy(j, fs->json, fs->json_len + 1);
+	d->cookie = c;
+	d->json = j;
+	*ret = d;
+	return 0;
+}
+
 int flask_session_parse(const flask_session *fs, json **ret)
 {
 	json *v = NULL;

@@ -46,6 +46,11 @@ int flask_decode(const signer *s, flask_scratch *sc, const char *cookie, size_t 
 		 int64_t max_age, flask_session **ret);
 void flask_session_free(flask_session *fs); /* NULL is a no-op */
 
+/* A copy of fs in one allocation (freed by flask_session_free); SG_ENOMEM. */
+int flask_session_dup(const flask_session *fs, flask_session **ret);
+/* Bytes flask_session_dup allocates for fs (cache accounting). */
+size_t flask_session_size(const flask_session *fs);
+
 /* Parses the session's JSON text (Python's dialect: NaN, Infinity) into a
  * tree; a session must be a JSON object (Flask sessions are dicts).
  * SG_EMALFORMED (not JSON, or not an object), SG_EDEPTH, SG_ETOOBIG, SG_ENOMEM. */

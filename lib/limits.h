@@ -16,6 +16,8 @@
 #define SG_PATCH_MAX_OPS 1024            /* operations in one JSON Patch */
 #define SG_PATCH_MAX_BYTES SG_JSON_MAX_INPUT /* one patch header value */
 #define SG_PATCH_MAX_COPY_NODES (256 * 1024) /* JSON nodes duplicated by "copy" ops in one patch */
+#define SG_SESSION_CACHE_ENTRIES 1024   /* verified cookies cached per worker thread */
+#define SG_SESSION_CACHE_BYTES (2 * 1024 * 1024) /* their bytes per worker; an entry over 1/16 is not cached */
 
 /* HTTP (defaults; config may lower or raise within reason) */
 #define SG_HTTP_HEADER_BYTES_DEFAULT (32 * 1024) /* request/response head, all lines */

@@ -341,6 +341,18 @@ int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_re
 	return 0;
 }
 
+int signer_check_age(uint64_t ts, int64_t now, int64_t max_age)
+{
+	if (max_age < 0)
+		return 0;
+	/* itsdangerous: age = now - ts; age < 0 or age > max_age fails */
+	if (now < 0 || ts > (uint64_t)now)
+		return SG_EFUTURE;
+	if ((uint64_t)now - ts > (uint64_t)max_age)
+		return SG_EEXPIRED;
+	return 0;
+}
+
 int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now, int64_t max_age,
 			struct signer_result *ret)
 {
@@ -368,13 +380,8 @@ int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t no
 	uint64_t ts = 0;
 	for (size_t i = 0; i < be_len; i++)
 		ts = ts << 8 | be[i];
-	if (max_age >= 0) {
-		/* itsdangerous: age = now - ts; age < 0 or age > max_age fails */
-		if (now < 0 || ts > (uint64_t)now)
-			return SG_EFUTURE;
-		if ((uint64_t)now - ts > (uint64_t)max_age)
-			return SG_EEXPIRED;
-	}
+	if ((r = signer_check_age(ts, now, max_age)) != 0)
+		return r;
 	ret->value_len = tdot;
 	ret->ts = ts;
 	ret->key_index = key;

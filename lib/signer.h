@@ -83,4 +83,8 @@ int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_re
 int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t now, int64_t max_age,
 			struct signer_result *ret);
 
+/* signer_unsign_timed's time checks alone, for a timestamp that verified
+ * earlier (a cached session): 0, SG_EFUTURE or SG_EEXPIRED; max_age < 0: 0. */
+int signer_check_age(uint64_t ts, int64_t now, int64_t max_age);
+
 #endif

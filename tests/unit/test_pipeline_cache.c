@@ -1,0 +1,332 @@
+/* tests/unit/test_pipeline_cache.c — daemon/pipeline.c's verified-cookie cache: hits give
+ * exactly what a full decode gives, the clock is checked on every hit, a new key set
+ * empties it, an older one bypasses it, and nothing unverified gets in. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfgload.h"
+#include "cookie.h"
+#include "errors.h"
+#include "flask.h"
+#include "http.h"
+#include "pipeline.h"
+#include "signer.h"
+
+static const struct http_limits lim = {16384, 50, 0, true};
+
+static const char *yaml = "listen: 127.0.0.1:1\n"
+			  "session:\n"
+			  "  secret_key_file: /nonexistent\n"
+			  "  max_age: 2s\n"
+			  "backends:\n"
+			  "  - name: api\n"
+			  "    servers: [127.0.0.1:2]\n"
+			  "  - name: flask\n"
+			  "    servers: [127.0.0.1:3]\n"
+			  "    session: cookie\n"
+			  "routes:\n"
+			  "  - prefix: /\n"
+			  "    backend: api\n";
+
+/* One configuration generation with its own secrets. */
+struct gen {
+	struct sg_config *cfg;
+	void *pconf;
+};
+
+static void gen_new(struct gen *g, const char *secret, const char *fallback)
+{
+	char err[256];
+	ck_assert_int_eq(cfgload_buffer("t.yaml", yaml, strlen(yaml), CFGLOAD_NO_SECRETS, &g->cfg,
+					err, sizeof(err)),
+			 0);
+	g->cfg->session.secret.ptr = (unsigned char *)strdup(secret);
+	g->cfg->session.secret.len = strlen(secret);
+	if (fallback) {
+		struct sg_session_conf *s = &g->cfg->session;
+		s->fallback_key_files = calloc(1, sizeof(*s->fallback_key_files));
+		s->fallback_key_files[0] = strdup("/nonexistent");
+		s->fallback_secrets = calloc(1, sizeof(*s->fallback_secrets));
+		s->fallback_secrets[0].ptr = (unsigned char *)strdup(fallback);
+		s->fallback_secrets[0].len = strlen(fallback);
+		s->nfallback = 1;
+	}
+	g->pconf = pipeline_conf_new(g->cfg);
+	ck_assert_ptr_nonnull(g->pconf);
+}
+
+static void gen_free(struct gen *g)
+{
+	pipeline_conf_free(g->pconf);
+	config_free(g->cfg);
+}
+
+static char *sign_at(const char *secret, const char *text, int64_t ts)
+{
+	signer *s;
+	char *v;
+	size_t n;
+	ck_assert_int_eq(signer_new(SIGNER_SHA1, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, 14, &s), 0);
+	ck_assert_int_eq(signer_add_key(s, secret, strlen(secret)), 0);
+	ck_assert_int_eq(flask_encode_text(s, NULL, text, strlen(text), ts, &v, &n), 0);
+	signer_free(s);
+	return v;
+}
+
+static void parse(struct http_msg *m, enum http_kind kind, const char *raw)
+{
+	struct http_parser p;
+	http_parser_init(&p, kind, &lim);
+	http_msg_init(m);
+	size_t used;
+	ck_assert_int_eq(http_head_feed(&p, m, raw, strlen(raw), &used), HTTP_DONE);
+	http_parser_clear(&p);
+}
+
+/* What one request through the pipeline gave the backend and the client. */
+struct seen {
+	char outcome[32];
+	char *xsession, *cookie, *set_cookie; /* NULL when absent */
+};
+
+static char *hdr(const struct http_msg *m, const char *name)
+{
+	size_t n;
+	const char *v = http_hdr_get(m, name, strlen(name), 0, &n);
+	return v ? strndup(v, n) : NULL;
+}
+
+static void request(struct gen *g, size_t backend, const char *cookie, struct seen *out)
+{
+	char buf[8192];
+	snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; session=%s; b=2\r\n\r\n",
+		 cookie);
+	struct http_msg req, resp;
+	parse(&req, HTTP_KIND_REQUEST, buf);
+	http_strip_hop(&req);
+	struct pipeline_ctx ctx = {.cfg = g->cfg,
+				   .conf_state = g->pconf,
+				   .backend = &g->cfg->backends[backend],
+				   .backend_index = backend,
+				   .req = &req,
+				   .peer = "127.0.0.1"};
+	ck_assert_int_eq(pipeline_request(&ctx), 0);
+	parse(&resp, HTTP_KIND_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_int_eq(pipeline_response(&ctx, &resp), 0);
+	snprintf(out->outcome, sizeof(out->outcome), "%s", ctx.session_outcome);
+	out->xsession = hdr(&req, "x-session");
+	out->cookie = hdr(&req, "cookie");
+	out->set_cookie = hdr(&resp, "set-cookie");
+	pipeline_done(&ctx);
+	http_msg_clear(&req);
+	http_msg_clear(&resp);
+}
+
+static void seen_free(struct seen *s)
+{
+	free(s->xsession);
+	free(s->cookie);
+	free(s->set_cookie);
+}
+
+static void stats(uint64_t *hits, uint64_t *misses, size_t *entries)
+{
+	pipeline_thread_cache_stats(hits, misses, entries);
+}
+
+/* A second request with the same cookie is a hit, and the backend and the
+ * client see exactly what the first (full decode) gave them. */
+START_TEST(test_hit_same_as_decode)
+{
+	static const char *const sessions[] = {
+	    "{\"_user_id\":\"42\",\"csrf_token\":\"abc\"}",
+	    "{\"t\":{\" t\":[1,2]},\"b\":{\" b\":\"AAE=\"},\"u\":{\" u\":\"0123456789abcdef0123456789abcdef\"}}",
+	    "{\"_permanent\":true,\"n\":1}",
+	};
+	struct gen g;
+	gen_new(&g, "secret", NULL);
+	for (size_t i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++) {
+		char *c = sign_at("secret", sessions[i], time(NULL));
+		for (size_t backend = 0; backend < 2; backend++) {
+			uint64_t h0, m0, h1, m1;
+			size_t e;
+			struct seen a, b;
+			stats(&h0, &m0, &e);
+			request(&g, backend, c, &a);
+			request(&g, backend, c, &b);
+			stats(&h1, &m1, &e);
+			ck_assert_uint_eq(h1, h0 + (backend == 0 ? 1 : 2));
+			ck_assert_uint_eq(m1, m0 + (backend == 0 ? 1 : 0));
+			ck_assert_str_eq(a.outcome, "valid");
+			ck_assert_str_eq(b.outcome, "valid");
+			ck_assert_str_eq(a.xsession, b.xsession);
+			ck_assert_str_eq(a.cookie, b.cookie);
+			/* a permanent session is refreshed on hits too */
+			ck_assert_int_eq(a.set_cookie != NULL, i == 2);
+			ck_assert_int_eq(b.set_cookie != NULL, i == 2);
+			seen_free(&a);
+			seen_free(&b);
+		}
+		free(c);
+	}
+	struct seen s;
+	char *c = sign_at("secret", sessions[1], time(NULL));
+	request(&g, 0, c, &s);
+	ck_assert_str_eq(s.xsession,
+			 "{\"b\":\"AAE=\",\"t\":[1,2],\"u\":\"01234567-89ab-cdef-0123-456789abcdef\"}");
+	seen_free(&s);
+	free(c);
+	gen_free(&g);
+}
+END_TEST
+
+/* max_age is checked against the stored timestamp on every hit. */
+START_TEST(test_hit_expires)
+{
+	struct gen g;
+	gen_new(&g, "secret", NULL);
+	char *c = sign_at("secret", "{\"a\":1}", time(NULL));
+	struct seen s;
+	request(&g, 0, c, &s);
+	ck_assert_str_eq(s.outcome, "valid");
+	seen_free(&s);
+	uint64_t h0, m0, h1, m1;
+	size_t e;
+	stats(&h0, &m0, &e);
+	ck_assert_uint_eq(e, 1);
+	sleep(3); /* max_age: 2s */
+	request(&g, 0, c, &s);
+	stats(&h1, &m1, &e);
+	ck_assert_uint_eq(h1, h0 + 1); /* found, and refused by the clock */
+	ck_assert_str_eq(s.outcome, "expired");
+	ck_assert_str_eq(s.xsession, "{}");
+	ck_assert_str_eq(s.cookie, "a=1; b=2");
+	seen_free(&s);
+	free(c);
+	/* signed in the future: refused the same way, never cached */
+	c = sign_at("secret", "{\"a\":2}", time(NULL) + 100);
+	request(&g, 0, c, &s);
+	ck_assert_str_eq(s.outcome, "future");
+	seen_free(&s);
+	free(c);
+	gen_free(&g);
+}
+END_TEST
+
+/* A reload that rotates keys empties the cache: a cookie cached under the
+ * old key is refused under the new set; requests still running on the old
+ * generation bypass the cache. */
+START_TEST(test_generations)
+{
+	struct gen old, rot;
+	gen_new(&old, "old-secret", NULL);
+	char *c = sign_at("old-secret", "{\"a\":1}", time(NULL));
+	struct seen s;
+	request(&old, 0, c, &s);
+	ck_assert_str_eq(s.outcome, "valid");
+	seen_free(&s);
+	request(&old, 0, c, &s); /* cached now */
+	seen_free(&s);
+	uint64_t h0, m0, h1, m1;
+	size_t e;
+	stats(&h0, &m0, &e);
+	ck_assert_uint_eq(e, 1);
+
+	gen_new(&rot, "new-secret", NULL);
+	request(&rot, 0, c, &s);
+	ck_assert_str_eq(s.outcome, "bad_signature");
+	ck_assert_str_eq(s.xsession, "{}");
+	seen_free(&s);
+	stats(&h1, &m1, &e);
+	ck_assert_uint_eq(h1, h0);
+	ck_assert_uint_eq(e, 0);
+
+	/* an in-flight request of the old generation: decoded in full, not cached */
+	request(&old, 0, c, &s);
+	ck_assert_str_eq(s.outcome, "valid");
+	seen_free(&s);
+	stats(&h1, &m1, &e);
+	ck_assert_uint_eq(h1, h0);
+	ck_assert_uint_eq(m1, m0 + 1);
+	ck_assert_uint_eq(e, 0);
+
+	/* the new key with the old one as fallback: verified again, key index kept
+	 * (a cookie backend gets it re-signed with the current key, hit or not) */
+	struct gen fb;
+	gen_new(&fb, "new-secret", "old-secret");
+	struct seen a, b;
+	request(&fb, 1, c, &a);
+	request(&fb, 1, c, &b);
+	ck_assert_str_eq(a.outcome, "valid");
+	ck_assert_str_eq(b.outcome, "valid");
+	ck_assert_ptr_null(strstr(a.cookie, c));
+	ck_assert_ptr_null(strstr(b.cookie, c));
+	stats(&h1, &m1, &e);
+	ck_assert_uint_eq(h1, h0 + 1);
+	seen_free(&a);
+	seen_free(&b);
+	free(c);
+	gen_free(&old);
+	gen_free(&rot);
+	gen_free(&fb);
+}
+END_TEST
+
+/* Forged, tampered and malformed cookies never enter the cache. */
+START_TEST(test_only_verified_enter)
+{
+	struct gen g;
+	gen_new(&g, "secret", NULL);
+	char *good = sign_at("secret", "{\"a\":1}", time(NULL));
+	char *forged = sign_at("other", "{\"a\":1}", time(NULL));
+	char *notobj = sign_at("secret", "[1,2]", time(NULL));
+	char *tampered = strdup(good);
+	tampered[strlen(tampered) - 2] ^= 1;
+	const char *bad[] = {forged, tampered, notobj, "garbage", "a.b.c"};
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct seen s;
+			request(&g, 0, bad[i], &s);
+			ck_assert_str_ne(s.outcome, "valid");
+			ck_assert_str_eq(s.xsession, "{}");
+			seen_free(&s);
+		}
+	}
+	uint64_t h, m;
+	size_t e;
+	stats(&h, &m, &e);
+	ck_assert_uint_eq(h, 0);
+	ck_assert_uint_eq(e, 0);
+	struct seen s;
+	request(&g, 0, good, &s);
+	seen_free(&s);
+	stats(&h, &m, &e);
+	ck_assert_uint_eq(e, 1);
+	free(good);
+	free(forged);
+	free(notobj);
+	free(tampered);
+	gen_free(&g);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pipeline_cache");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_hit_same_as_decode);
+	tcase_add_test(tc, test_hit_expires);
+	tcase_add_test(tc, test_generations);
+	tcase_add_test(tc, test_only_verified_enter);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
