@@ -28,6 +28,9 @@
 /* Stop reading a source once its destination holds this much: what bounds
  * memory per transfer whatever the body size. */
 #define CONN_OUT_HIGH (256 * 1024)
+/* Stop reading a client once this much waits unparsed behind the current
+ * request (pipelining). Checked by hand, not as a bufferevent read
+ * watermark: that one re-adds the read event on every drain. */
 #define CONN_IN_HIGH (64 * 1024)
 /* After an error answer: how long unread request bytes are discarded before
  * closing, so the client sees the answer rather than a reset. */
@@ -150,7 +153,7 @@ static void bev_written(struct bufferevent *bev)
 }
 
 /* Reading stays on while a request is in flight (pipelined bytes wait in
- * the input buffer, bounded by its high watermark): no epoll_ctl per request. */
+ * the input buffer, bounded by conn_input_cap): no epoll_ctl per request. */
 static void bev_read_on(struct bufferevent *bev)
 {
 	if (!(bufferevent_get_enabled(bev) & EV_READ))
@@ -410,8 +413,8 @@ static void conn_pump_response(struct conn *c)
 			 evbuffer_get_length(out) < CONN_OUT_HIGH);
 		if (rc != HTTP_MORE || evbuffer_get_length(in) == 0)
 			break;
-		/* output full: go on only while the socket takes it all (input
-		 * held back by its watermark would not be read again) */
+		/* output full: go on while the socket takes it all (what stays
+		 * in the input would otherwise wait for another read event) */
 		bev_flush(c->bev);
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			break;
@@ -564,8 +567,7 @@ static void conn_up_connected(struct conn *c)
 	struct timeval tv = ms_tv(r->be->response_timeout_ms);
 	bufferevent_set_timeouts(up->bev, &tv, &tv);
 	if (!up->connected) {
-		/* once per connection: pooled ones keep them */
-		bufferevent_setwatermark(up->bev, EV_READ, 0, CONN_IN_HIGH);
+		/* once per connection: pooled ones keep it */
 		bufferevent_setwatermark(up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 		up->connected = true;
 	}
@@ -712,11 +714,21 @@ static void conn_connect(struct conn *c)
 
 /* ---- request body ---- */
 
+/* Bytes beyond the current request wait in the input buffer; past
+ * CONN_IN_HIGH reading pauses until the response is done (bev_read_on). */
+static void conn_input_cap(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= CONN_IN_HIGH)
+		bufferevent_disable(c->bev, EV_READ);
+}
+
 static void conn_pump_request(struct conn *c)
 {
 	struct req *r = c->req;
-	if (!r->up || !r->up->connected || r->req_done)
+	if (!r->up || !r->up->connected || r->req_done) {
+		conn_input_cap(c);
 		return;
+	}
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(r->up->bev);
 	int rc;
@@ -746,8 +758,9 @@ static void conn_pump_request(struct conn *c)
 	}
 	if (rc == HTTP_DONE) {
 		/* pipelined requests wait in the input buffer (reading stays on,
-		 * bounded by its watermark) until this one is answered */
+		 * bounded by conn_input_cap) until this one is answered */
 		r->req_done = true;
+		conn_input_cap(c);
 		return;
 	}
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
@@ -1085,7 +1098,6 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	struct timeval idle = ms_tv(cfg->idle_timeout_ms);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_IN_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 	bufferevent_disable(c->bev, EV_WRITE); /* armed only for a remainder (bev_flush) */
 	/* a new connection must deliver its first head within header_timeout */

@@ -20,11 +20,17 @@ static const struct llhttp_settings_s settings;
 
 static bool is_tchar(unsigned char c)
 {
-	/* RFC 9110 5.6.2 token characters */
-	static const char extra[] = "!#$%&'*+-.^_`|~";
+	/* RFC 9110 5.6.2 token characters (a switch, not strchr: this runs
+	 * for every byte of every header name) */
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return true;
-	return c != 0 && strchr(extra, c) != NULL;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static unsigned char lower(unsigned char c)
@@ -784,8 +790,10 @@ int http_hdr_add(struct http_msg *m, const char *name, size_t nlen, const char *
 
 static const char *const hop_headers[] = {
 	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "content-length", "upgrade",
+	"transfer-encoding", "content-length", "upgrade", "expect",
 };
+static const unsigned char hop_len[] = {10, 10, 16, 2, 7, 17, 14, 7, 6};
+enum { HOP_UPGRADE = 7 };
 
 void http_strip_hop(struct http_msg *m)
 {
@@ -815,10 +823,20 @@ void http_strip_hop(struct http_msg *m)
 					m->hdrs[j].flags |= HTTP_HDR_DELETED;
 		}
 	}
-	for (size_t k = 0; k < sizeof(hop_headers) / sizeof(hop_headers[0]); k++) {
-		if (m->upgrade && strcmp(hop_headers[k], "upgrade") == 0)
+	/* one pass over the headers, not one per hop-by-hop name */
+	for (unsigned j = 0; j < m->nhdrs; j++) {
+		struct http_header *h = &m->hdrs[j];
+		if (h->flags & HTTP_HDR_DELETED)
 			continue;
-		http_hdr_remove(m, hop_headers[k], strlen(hop_headers[k]), 0);
+		const char *nm = m->buf + h->name.off;
+		for (size_t k = 0; k < sizeof(hop_headers) / sizeof(hop_headers[0]); k++) {
+			if (h->name.len != hop_len[k] || !http_name_eq(nm, h->name.len, hop_headers[k],
+								      hop_len[k], 0))
+				continue;
+			if (!(m->upgrade && k == HOP_UPGRADE))
+				h->flags |= HTTP_HDR_DELETED;
+			break;
+		}
 	}
 	/* absolute-form: the backend gets origin-form and a Host to match */
 	if (m->target.len && m->host.len && m->path.off != m->target.off) {
@@ -831,7 +849,7 @@ void http_strip_hop(struct http_msg *m)
 			http_hdr_add(m, "Host", 4, tmp, h.len);
 		}
 	}
-	http_hdr_remove(m, "expect", 6, 0); /* we answer 100-continue ourselves */
+	/* Expect went with the hop-by-hop ones: we answer 100-continue ourselves */
 }
 
 int http_set_forwarded(struct http_msg *m, const char *peer_ip, bool trusted, const char *proto)
@@ -869,10 +887,18 @@ int http_set_forwarded(struct http_msg *m, const char *peer_ip, bool trusted, co
 		}
 		return rc;
 	}
-	http_hdr_remove(m, "x-forwarded-for", 15, HTTP_MATCH_UNDERSCORE);
-	http_hdr_remove(m, "x-forwarded-proto", 17, HTTP_MATCH_UNDERSCORE);
-	http_hdr_remove(m, "x-forwarded-host", 16, HTTP_MATCH_UNDERSCORE);
-	http_hdr_remove(m, "forwarded", 9, 0);
+	for (unsigned j = 0; j < m->nhdrs; j++) {
+		struct http_header *h = &m->hdrs[j];
+		const char *nm = m->buf + h->name.off;
+		size_t n = h->name.len;
+		if ((h->flags & HTTP_HDR_DELETED) || (n != 9 && (n < 15 || n > 17)))
+			continue;
+		if (http_name_eq(nm, n, "x-forwarded-for", 15, HTTP_MATCH_UNDERSCORE) ||
+		    http_name_eq(nm, n, "x-forwarded-proto", 17, HTTP_MATCH_UNDERSCORE) ||
+		    http_name_eq(nm, n, "x-forwarded-host", 16, HTTP_MATCH_UNDERSCORE) ||
+		    http_name_eq(nm, n, "forwarded", 9, 0))
+			h->flags |= HTTP_HDR_DELETED;
+	}
 	rc = http_hdr_add(m, "X-Forwarded-For", 15, peer_ip, plen);
 	if (rc == 0)
 		rc = http_hdr_add(m, "X-Forwarded-Proto", 17, proto, strlen(proto));
