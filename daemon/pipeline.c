@@ -639,7 +639,8 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		} else {
 			if (vc)
 				t->cache_misses++;
-			err = flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
+			err =
+			    flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
 		}
 		if (err && err != SG_ENOMEM && pc->upgrade && starlette_cookie_shaped(val, vlen)) {
 			int uerr = upgrade(pc, t, val, vlen, now, &fs);

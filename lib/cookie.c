@@ -24,6 +24,7 @@ static bool uni_ws(unsigned char c)
 
 /* werkzeug's _legal_cookie_chars: bytes that never need quoting (a table:
  * cookie_replace checks every byte of a session cookie with it). */
+/* clang-format off */
 static const unsigned char legal_tab[256] = {
     ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
     ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
@@ -36,6 +37,7 @@ static const unsigned char legal_tab[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
     ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, [':'] = 1,
 };
+/* clang-format on */
 
 static bool legal_cookie_char(unsigned char c)
 {
@@ -207,8 +209,10 @@ struct buf {
 
 static void buf_add(struct buf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n > SIZE_MAX / 2 - b->len) {
+		b->oom = true; /* (cannot happen: tells the optimiser the sum does not wrap) */
 		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)

@@ -120,7 +120,8 @@ static char *cookie_of(signer *s, size_t extra)
 	int n = snprintf(text, cap, "{\"_fresh\":true,\"_id\":\"");
 	for (size_t i = 0; i < 128 + extra; i++) {
 		if (i == 128)
-			n += snprintf(text + n, cap - (size_t)n, "\",\"_user_id\":\"42\",\"blob\":\"");
+			n += snprintf(text + n, cap - (size_t)n,
+				      "\",\"_user_id\":\"42\",\"blob\":\"");
 		x = x * 1103515245u + 12345u;
 		text[n++] = hex[(x >> 16) & 15];
 	}
@@ -159,9 +160,8 @@ int main(int argc, char **argv)
 		size_t extra;
 		bool patch;
 	} runs[] = {
-	    {"no_cookie", 0, false},	     {"flask_login", 0, false},
-	    {"cookie_1k", 1000, false},	     {"cookie_4k", 5500, false},
-	    {"flask_login_patch", 0, true},
+	    {"no_cookie", 0, false},	{"flask_login", 0, false},	{"cookie_1k", 1000, false},
+	    {"cookie_4k", 5500, false}, {"flask_login_patch", 0, true},
 	};
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
 		if (argc > 2 && strcmp(argv[2], runs[i].name) != 0)
@@ -171,8 +171,7 @@ int main(int argc, char **argv)
 			 "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: wrk\r\n"
 			 "Cookie: _ga=GA1.1.123; %s%s; theme=dark\r\n\r\n",
 			 c ? "session=" : "x=", c ? c : "1");
-		snprintf(b.resp, sizeof(b.resp),
-			 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\n",
+		snprintf(b.resp, sizeof(b.resp), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\n",
 			 runs[i].patch ? "X-Session-Patch: {\"n\":1}\r\n" : "");
 		double ns = measure(&b, min_s);
 		printf("%s %.0f %.1f %zu\n", runs[i].name, 1e9 / ns, ns, c ? strlen(c) : 0);

@@ -33,11 +33,14 @@ signed = cookie.rsplit(".", 1)[0].encode()
 key = hmac.new(b"bench secret key", b"cookie-session", hashlib.sha1).digest()
 
 def rate(fn):
-    n, t = 1, 0.0
-    while t < secs:
+    # As bench_codec: the best of many short batches (the machine is shared,
+    # other jobs only ever add time), for about secs seconds.
+    n = 1
+    while timeit.timeit(fn, number=n) < 0.002:
         n *= 2
-        t = timeit.timeit(fn, number=n)
-    return n / t
+    t = timeit.timeit(fn, number=n)
+    best = min(timeit.repeat(fn, number=n, repeat=max(3, int(secs / t))))
+    return n / best
 
 with app.app_context():
     itsdangerous.timed.TimestampSigner.get_timestamp = lambda self: TS
@@ -53,9 +56,10 @@ print(f"Flask-Login session, {len(cookie)}-byte cookie (compressed: {cookie.star
       f" identical to Flask's: {'yes' if same else 'NO'}")
 print(f"{'operation':34} {'sessiongate/s':>14} {'itsdangerous/s':>15} {'x itsd.':>8} {'HMAC/op':>8}")
 rows = [
-    ("decode + verify", "decode_verify", py_dec),
+    ("decode + verify (full, every time)", "decode_verify", py_dec),
     ("decode + verify (fresh zlib)", "decode_verify_fresh_zlib", py_dec),
     ("decode + verify + parse to tree", "decode_verify_parse", py_dec),
+    ("same cookie again: cache hit", "cache_hit", py_dec),
     ("verify signature only", "verify_only", None),
     ("sign (JSON tree)", "sign", py_sign),
     ("sign (fresh zlib state)", "sign_fresh_zlib", py_sign),
@@ -69,4 +73,8 @@ for label, k, py in rows:
     print(f"{label:34} {C[k]:14.0f} {pys} {ratio} {hm / C[k]:7.2f}x")
 print("x itsd.: sessiongate ops/s over itsdangerous+Flask ops/s (same session, same process run);")
 print("HMAC/op: cost of one operation in bare one-shot HMAC-SHA1s over the same bytes.")
+print("cache hit: what daemon/pipeline.c does when a worker saw these exact cookie bytes verify")
+print("  before under the same keys (keyed hash, constant-time compare, max_age check, copy);")
+print("  the first request with a cookie always pays the full decode + verify row.")
+print("Figures: best batch of many (C: 200 calls, Python: timeit.repeat), machine noise aside.")
 PY

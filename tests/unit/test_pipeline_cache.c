@@ -103,8 +103,8 @@ static char *hdr(const struct http_msg *m, const char *name)
 static void request(struct gen *g, size_t backend, const char *cookie, struct seen *out)
 {
 	char buf[8192];
-	snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; session=%s; b=2\r\n\r\n",
-		 cookie);
+	snprintf(buf, sizeof(buf),
+		 "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; session=%s; b=2\r\n\r\n", cookie);
 	struct http_msg req, resp;
 	parse(&req, HTTP_KIND_REQUEST, buf);
 	http_strip_hop(&req);
@@ -144,7 +144,8 @@ START_TEST(test_hit_same_as_decode)
 {
 	static const char *const sessions[] = {
 	    "{\"_user_id\":\"42\",\"csrf_token\":\"abc\"}",
-	    "{\"t\":{\" t\":[1,2]},\"b\":{\" b\":\"AAE=\"},\"u\":{\" u\":\"0123456789abcdef0123456789abcdef\"}}",
+	    "{\"t\":{\" t\":[1,2]},\"b\":{\" b\":\"AAE=\"},\"u\":{\" "
+	    "u\":\"0123456789abcdef0123456789abcdef\"}}",
 	    "{\"_permanent\":true,\"n\":1}",
 	};
 	struct gen g;
@@ -176,8 +177,9 @@ START_TEST(test_hit_same_as_decode)
 	struct seen s;
 	char *c = sign_at("secret", sessions[1], time(NULL));
 	request(&g, 0, c, &s);
-	ck_assert_str_eq(s.xsession,
-			 "{\"b\":\"AAE=\",\"t\":[1,2],\"u\":\"01234567-89ab-cdef-0123-456789abcdef\"}");
+	ck_assert_str_eq(
+	    s.xsession,
+	    "{\"b\":\"AAE=\",\"t\":[1,2],\"u\":\"01234567-89ab-cdef-0123-456789abcdef\"}");
 	seen_free(&s);
 	free(c);
 	gen_free(&g);
