@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -251,6 +253,9 @@ static void worker_drain(struct worker *w)
 static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	uint64_t n;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("worker %u: notify: %s", w->id, strerror(errno));
 	struct srv_conf *sc = atomic_exchange(&w->next_conf, NULL);
 	if (sc) {
 		/* new requests use sc; in-flight ones keep theirs */
@@ -297,16 +302,27 @@ static int worker_init(struct worker *w, unsigned id, struct srv_conf *sc)
 	TAILQ_INIT(&w->conns);
 	/* The epoll changelist folds the add/del pairs a request makes on a
 	 * socket into at most one epoll_ctl per fd and loop iteration
-	 * (safe here: no fd is ever dup()ed). */
-	struct event_config *ecfg = event_config_new();
-	if (!ecfg)
+	 * (safe here: no fd is ever dup()ed). No lock: only the worker's own
+	 * thread touches its base; the main thread wakes it through an
+	 * eventfd read by w->notify, never through the base. */
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0)
 		return -1;
-	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_config *ecfg = event_config_new();
+	if (!ecfg) {
+		close(efd);
+		return -1;
+	}
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_NOLOCK);
 	w->base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
-	if (!w->base)
+	if (w->base)
+		w->notify = event_new(w->base, efd, EV_READ | EV_PERSIST, worker_notify_cb, w);
+	if (!w->notify) {
+		close(efd);
 		return -1;
-	w->notify = event_new(w->base, -1, 0, worker_notify_cb, w);
+	}
+	event_add(w->notify, NULL);
 	w->accept_retry = evtimer_new(w->base, accept_retry_cb, w);
 	w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
 	if (!w->notify || !w->accept_retry || !w->drain_timer)
@@ -328,8 +344,10 @@ static void worker_cleanup(struct worker *w)
 	server_conf_release(sc);
 	server_conf_release(w->conf);
 	w->conf = NULL;
-	if (w->notify)
+	if (w->notify) {
+		close(event_get_fd(w->notify));
 		event_free(w->notify);
+	}
 	if (w->accept_retry)
 		event_free(w->accept_retry);
 	if (w->drain_timer)
@@ -357,8 +375,11 @@ static void *worker_run(void *arg)
 
 static void workers_notify(void)
 {
+	uint64_t one = 1;
 	for (unsigned i = 0; i < nworkers; i++)
-		event_active(workers[i].notify, 0, 0);
+		if (workers[i].notify &&
+		    write(event_get_fd(workers[i].notify), &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("worker %u: notify: %s", i, strerror(errno));
 }
 
 /* ---- signals ---- */
