@@ -7,7 +7,11 @@
 
 #include "errors.h"
 
-/* ---- SipHash-2-4 (Aumasson & Bernstein), 64-bit output ---- */
+/* ---- SipHash-1-3 (Aumasson & Bernstein), 64-bit output ----
+ * The 1-3 variant Python and Rust use for their hash tables: what the hash
+ * must resist is bucket flooding by someone who does not know the key (a
+ * hit is decided by the full comparison, never by the hash). Measured: 2-4
+ * cost 4.3 instructions a byte, 13k for a 3 KiB cookie. */
 
 static uint64_t rotl(uint64_t x, int b)
 {
@@ -51,7 +55,6 @@ static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *in, size_
 		uint64_t m = le64(in);
 		v3 ^= m;
 		SIPROUND;
-		SIPROUND;
 		v0 ^= m;
 	}
 	uint64_t b = (uint64_t)len << 56;
@@ -59,10 +62,8 @@ static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *in, size_
 		b |= (uint64_t)in[i] << (8 * i);
 	v3 ^= b;
 	SIPROUND;
-	SIPROUND;
 	v0 ^= b;
 	v2 ^= 0xff;
-	SIPROUND;
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;

@@ -14,7 +14,7 @@
  * - A hit compares the FULL cookie bytes (after a 64-bit keyed-hash match),
  *   in constant time: a hash collision can never substitute one session
  *   for another, and the comparison's time says nothing about the bytes.
- * - Buckets come from SipHash-2-4 under a secret per-cache key: an attacker
+ * - Buckets come from SipHash-1-3 under a secret per-cache key: an attacker
  *   cannot aim cookies at one bucket (no collision flooding) or learn bucket
  *   placement from timing. That a hit is faster than a miss reveals only
  *   whether a cookie the client already holds was seen recently.
