@@ -365,7 +365,13 @@ class AdminListener(OpsCase):
     def test_client_and_upstream_connection_gauges(self):
         def gauge():
             return self.scrape().get("sessiongate_client_connections")
+        # Connections of earlier tests close asynchronously: let them go first,
+        # or one closing mid-test moves the base under us.
+        deadline = time.monotonic() + 5
         base = gauge()
+        while base != 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            base = gauge()
         conns = []
         for _ in range(3):
             c = http.client.HTTPConnection("127.0.0.1", self.sg.port, timeout=10)
