@@ -14,7 +14,9 @@
  * nothing changes when the backend sends no change.
  * SG_FUZZ_SIGN_JSON_ONLY=1 in the environment signs only text that parses as
  * JSON, to fuzz on past a known finding (a signed payload that is not JSON
- * is forwarded verbatim as X-Session) instead of stopping at it. */
+ * is forwarded verbatim as X-Session) instead of stopping at it; inputs
+ * merged from such a run that trip the finding in a plain replay are left
+ * out of the committed corpus. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
