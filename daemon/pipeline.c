@@ -675,11 +675,24 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		plain = pbuf ? pbuf : fs->json;
 		plen = hit->plain_len;
 		permanent = (hit->flags & CACHED_PERMANENT) != 0;
-	} else if (fs && tag_text_is_plain(fs->json, fs->json_len)) {
-		plain = fs->json;
-		plen = fs->json_len;
 	} else if (fs) {
-		int err = tag_plain_text(fs->json, fs->json_len, &pbuf, &plen);
+		/* The fast path forwards the stored text as is, so it must be
+		 * proven JSON first (a key holder can sign "{?"): one parse per
+		 * cookie, on the cache miss; every later request hits. */
+		int err;
+		if (tag_text_is_plain(fs->json, fs->json_len)) {
+			json *v = NULL;
+			err = flask_session_parse(fs, &v);
+			json_free(v);
+			if (!err) {
+				plain = fs->json;
+				plen = fs->json_len;
+			}
+		} else {
+			err = tag_plain_text(fs->json, fs->json_len, &pbuf, &plen);
+			if (!err)
+				plain = pbuf;
+		}
 		if (err == SG_ENOMEM) {
 			flask_session_free(fs);
 			status = 500;
@@ -692,8 +705,6 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			outcome = PC_SESSION_MALFORMED;
 			plain = "{}";
 			plen = 2;
-		} else {
-			plain = pbuf;
 		}
 	}
 	/* A session that went through every check above, from the cookie
