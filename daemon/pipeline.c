@@ -690,6 +690,9 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			}
 		} else {
 			err = tag_plain_text(fs->json, fs->json_len, &pbuf, &plen);
+			/* a session that is itself a tag ({" d": ..}) is no dict */
+			if (!err && !starts_object(pbuf, plen))
+				err = SG_EMALFORMED;
 			if (!err)
 				plain = pbuf;
 		}
@@ -705,6 +708,8 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			outcome = PC_SESSION_MALFORMED;
 			plain = "{}";
 			plen = 2;
+			free(pbuf);
+			pbuf = NULL;
 		}
 	}
 	/* A session that went through every check above, from the cookie

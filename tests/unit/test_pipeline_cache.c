@@ -288,9 +288,11 @@ START_TEST(test_only_verified_enter)
 	char *notobj = sign_at("secret", "[1,2]", time(NULL));
 	/* signed by the key holder, but not JSON: never forwarded (nor cached) */
 	char *notjson = sign_at("secret", "{?\"a\":1}", time(NULL));
+	/* a session that is itself a tag: its plain view is no object */
+	char *tagged = sign_at("secret", "{\" d\":\"a\"}", time(NULL));
 	char *tampered = strdup(good);
 	tampered[strlen(tampered) - 2] ^= 1;
-	const char *bad[] = {forged, tampered, notobj, notjson, "garbage", "a.b.c"};
+	const char *bad[] = {forged, tampered, notobj, notjson, tagged, "garbage", "a.b.c"};
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			struct seen s;
@@ -314,6 +316,7 @@ START_TEST(test_only_verified_enter)
 	free(forged);
 	free(notobj);
 	free(notjson);
+	free(tagged);
 	free(tampered);
 	gen_free(&g);
 }
