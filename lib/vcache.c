@@ -173,15 +173,24 @@ void vcache_free(vcache *c)
 	free(c);
 }
 
-const struct vcache_entry *vcache_get(vcache *c, const char *cookie, size_t len)
+/* The slot holding exactly cookie[0, len) whose hash is h, or NULL. */
+static struct slot *find(vcache *c, uint64_t h, const char *cookie, size_t len)
 {
-	uint64_t h = siphash(c->k0, c->k1, (const unsigned char *)cookie, len);
 	for (uint32_t i = c->buckets[h & c->mask]; i; i = c->slots[i - 1].next) {
 		struct slot *s = &c->slots[i - 1];
 		/* the 64-bit keyed hash first: only a real hit pays the comparison */
-		if (s->hash != h || s->fs->cookie_len != len ||
-		    !ct_equal(s->fs->cookie, cookie, len))
-			continue;
+		if (s->hash == h && s->fs->cookie_len == len &&
+		    ct_equal(s->fs->cookie, cookie, len))
+			return s;
+	}
+	return NULL;
+}
+
+const struct vcache_entry *vcache_get(vcache *c, const char *cookie, size_t len)
+{
+	uint64_t h = siphash(c->k0, c->k1, (const unsigned char *)cookie, len);
+	struct slot *s = find(c, h, cookie, len);
+	if (s) {
 		s->ref = true;
 		c->hit.fs = s->fs;
 		c->hit.plain = s->plain ? s->plain : s->fs->json;
@@ -212,7 +221,8 @@ int vcache_put(vcache *c, const flask_session *fs, const char *plain, size_t pla
 	size_t bytes = sizeof(struct slot) + flask_session_size(fs) + (same ? 0 : plain_len + 1);
 	if (bytes > c->max_bytes / 16)
 		return SG_ETOOBIG;
-	if (vcache_get(c, fs->cookie, fs->cookie_len))
+	uint64_t h = siphash(c->k0, c->k1, (const unsigned char *)fs->cookie, fs->cookie_len);
+	if (find(c, h, fs->cookie, fs->cookie_len))
 		return 0;
 	/* CLOCK: a second chance for entries hit since the hand last passed */
 	while (c->used == c->nslots || c->bytes + bytes > c->max_bytes) {
@@ -241,7 +251,6 @@ int vcache_put(vcache *c, const flask_session *fs, const char *plain, size_t pla
 	uint32_t i = c->free_head - 1; /* not 0: eviction made room */
 	struct slot *s = &c->slots[i];
 	c->free_head = s->next;
-	uint64_t h = siphash(c->k0, c->k1, (const unsigned char *)fs->cookie, fs->cookie_len);
 	*s = (struct slot){.hash = h,
 			   .fs = copy,
 			   .plain = pcopy,

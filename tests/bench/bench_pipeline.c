@@ -2,7 +2,9 @@
  *
  * One request head with a session cookie through pipeline_request,
  * pipeline_response and pipeline_done, as conn.c drives them (header mode,
- * and a response carrying a patch, which re-signs). Prints "name ops_per_s
+ * and a response carrying a patch, which re-signs; "*_new_cookie": a
+ * different cookie every request, so the verified-cookie cache always
+ * misses). Prints "name ops_per_s
  * ns_per_op" lines (best 200-call batch, see bench_codec.c); "n=N" runs
  * exactly N requests of each kind for callgrind:
  *   valgrind --tool=callgrind --toggle-collect=run_pipeline bench_pipeline n=2000
@@ -17,6 +19,7 @@
 #include "flask.h"
 #include "http.h"
 #include "json.h"
+#include "limits.h"
 #include "pipeline.h"
 #include "signer.h"
 
@@ -46,7 +49,17 @@ struct bench {
 	void *pconf;
 	char req[32768], resp[1024];
 	struct http_msg rq, rs;
+	char **pool; /* distinct cookies sent in turn (every one a cache miss), or NULL */
+	size_t npool, next;
 };
+
+static void set_request(struct bench *b, const char *cookie)
+{
+	snprintf(b->req, sizeof(b->req),
+		 "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: wrk\r\n"
+		 "Cookie: _ga=GA1.1.123; %s%s; theme=dark\r\n\r\n",
+		 cookie ? "session=" : "x=", cookie ? cookie : "1");
+}
 
 static volatile size_t sink;
 
@@ -78,6 +91,8 @@ __attribute__((noinline)) static void run_pipeline(struct bench *b)
 
 static void one(struct bench *b)
 {
+	if (b->pool)
+		set_request(b, b->pool[b->next++ % b->npool]);
 	parse(&b->rq, HTTP_KIND_REQUEST, b->req);
 	http_strip_hop(&b->rq);
 	parse(&b->rs, HTTP_KIND_RESPONSE, b->resp);
@@ -111,12 +126,12 @@ static double measure(struct bench *b, double min_s)
 
 /* A Flask-Login session (an _id of 128 hex digits) plus `extra` hex digits
  * in a "blob" key, signed now. */
-static char *cookie_of(signer *s, size_t extra)
+static char *cookie_of(signer *s, size_t extra, unsigned seed)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t cap = 400 + extra;
 	char *text = malloc(cap);
-	unsigned x = 12345;
+	unsigned x = 12345 + seed * 7919;
 	int n = snprintf(text, cap, "{\"_fresh\":true,\"_id\":\"");
 	for (size_t i = 0; i < 128 + extra; i++) {
 		if (i == 128)
@@ -158,25 +173,39 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		size_t extra;
-		bool patch;
+		bool patch, misses;
 	} runs[] = {
-	    {"no_cookie", 0, false},	{"flask_login", 0, false},	{"cookie_1k", 1000, false},
-	    {"cookie_4k", 5500, false}, {"flask_login_patch", 0, true},
+	    {"no_cookie", 0, false, false},
+	    {"flask_login", 0, false, false},
+	    {"cookie_1k", 1000, false, false},
+	    {"cookie_4k", 5500, false, false},
+	    {"flask_login_patch", 0, true, false},
+	    {"flask_login_new_cookie", 0, false, true},
+	    {"cookie_4k_new_cookie", 5500, false, true},
 	};
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
 		if (argc > 2 && strcmp(argv[2], runs[i].name) != 0)
 			continue; /* one kind only: "n=2000 cookie_4k" */
-		char *c = i ? cookie_of(s, runs[i].extra) : NULL;
-		snprintf(b.req, sizeof(b.req),
-			 "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: wrk\r\n"
-			 "Cookie: _ga=GA1.1.123; %s%s; theme=dark\r\n\r\n",
-			 c ? "session=" : "x=", c ? c : "1");
+		char *c = i ? cookie_of(s, runs[i].extra, 0) : NULL;
+		set_request(&b, c);
+		if (runs[i].misses) {
+			/* more distinct cookies than a worker caches: every one misses */
+			b.npool = 4 * SG_SESSION_CACHE_ENTRIES;
+			b.pool = calloc(b.npool, sizeof(*b.pool));
+			for (size_t k = 0; k < b.npool; k++)
+				b.pool[k] = cookie_of(s, runs[i].extra, (unsigned)k + 1);
+		}
 		snprintf(b.resp, sizeof(b.resp), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\n",
 			 runs[i].patch ? "X-Session-Patch: {\"n\":1}\r\n" : "");
 		double ns = measure(&b, min_s);
 		printf("%s %.0f %.1f %zu\n", runs[i].name, 1e9 / ns, ns, c ? strlen(c) : 0);
 		fflush(stdout);
 		free(c);
+		for (size_t k = 0; k < b.npool; k++)
+			free(b.pool[k]);
+		free(b.pool);
+		b.pool = NULL;
+		b.npool = 0;
 	}
 	signer_free(s);
 	pipeline_conf_free(b.pconf);
