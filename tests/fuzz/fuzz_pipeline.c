@@ -13,10 +13,8 @@
  * session Set-Cookie, verifying with our key (never another) or deleting;
  * nothing changes when the backend sends no change.
  * SG_FUZZ_SIGN_JSON_ONLY=1 in the environment signs only text that parses as
- * JSON, to fuzz on past a known finding (a signed payload that is not JSON
- * is forwarded verbatim as X-Session) instead of stopping at it; inputs
- * merged from such a run that trip the finding in a plain replay are left
- * out of the committed corpus. */
+ * JSON, to fuzz on past a finding about non-JSON payloads instead of stopping
+ * at it (used while e92c4bb's bug was open). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
