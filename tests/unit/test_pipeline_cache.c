@@ -312,6 +312,19 @@ START_TEST(test_only_verified_enter)
 	seen_free(&s);
 	stats(&h, &m, &e);
 	ck_assert_uint_eq(e, 1);
+	/* nested deeper than our parser goes: trusted data, forwarded as stored */
+	char deep[300] = "{\"a\":";
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "[");
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "]");
+	strcat(deep, "}");
+	char *dc = sign_at("secret", deep, time(NULL));
+	request(&g, 0, dc, &s);
+	ck_assert_str_eq(s.outcome, "valid");
+	ck_assert_str_eq(s.xsession, deep);
+	seen_free(&s);
+	free(dc);
 	free(good);
 	free(forged);
 	free(notobj);
