@@ -19,7 +19,7 @@ sg_install_deps() {
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # sg_build DIR [meson options...]: configure once, then build.
