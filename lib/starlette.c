@@ -167,13 +167,8 @@ int starlette_decode(const starlette *st, const char *c, size_t len, int64_t now
 	uint64_t ts = 0;
 	for (size_t i = 0; i < be_len; i++)
 		ts = ts << 8 | be[i];
-	if (max_age >= 0) {
-		/* itsdangerous: age = now - ts; age > max_age or age < 0 fails */
-		if (now < 0 || ts > (uint64_t)now)
-			return SG_EFUTURE;
-		if ((uint64_t)now - ts > (uint64_t)max_age)
-			return SG_EEXPIRED;
-	}
+	if ((r = signer_check_age(ts, now, max_age)))
+		return r;
 	/* Starlette's b64decode skips stray characters; it only ever writes
 	 * canonical padded base64, so we accept exactly that. */
 	size_t cap = b64_decoded_max(tdot), n;
