@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,13 @@
 #include <unistd.h>
 
 #include "accesslog.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "metrics.h"
 
 /* Every line fits in one PIPE_BUF write, so lines from several threads never
  * interleave even on a pipe (docker logs, journald): fields are capped. */
-#define LINE_MAX_BYTES 4096 /* PIPE_BUF on Linux */
+#define LINE_MAX_BYTES PIPE_BUF
 #define PATH_LOG_MAX   2048 /* escaped bytes of the path logged; longer paths end in "..." */
 #define NAME_LOG_MAX   256  /* method, backend, server, outcome */
 /* A worker's batch is written when it would exceed this (or at the end of

@@ -17,7 +17,7 @@
 #include <yaml.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 #define UINT_MAX_ (~0U)
 

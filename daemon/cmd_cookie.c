@@ -14,7 +14,7 @@
 #include "errors.h"
 #include "flask.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 
 /* Exit codes: 0 done, 1 the cookie or session was refused, 2 usage or setup. */

@@ -19,7 +19,7 @@
 #include "conn.h"
 #include "errors.h"
 #include "http.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"

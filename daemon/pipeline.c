@@ -19,7 +19,7 @@
 #include "errors.h"
 #include "flask.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "patch.h"
 #include "pipeline.h"

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,10 +14,8 @@
 #include <sys/socket.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
-/* lib/limits.h shadows <limits.h> on the include path */
-#define ULLONG_MAX_		(~0ULL)
 #define CONFIG_WORKERS_MAX	1024
 #define CONFIG_KEEPALIVE_MAX	100000
 #define CONFIG_HEADER_BYTES_MIN 1024
@@ -169,7 +168,7 @@ int config_parse_duration(const char *s, size_t len, unsigned long long *ret_ms)
 			return SG_EINVAL;
 		unsigned long long n = 0;
 		while (i < len && s[i] >= '0' && s[i] <= '9') {
-			if (n > (ULLONG_MAX_ - 9) / 10)
+			if (n > (ULLONG_MAX - 9) / 10)
 				return SG_EINVAL;
 			n = n * 10 + (unsigned)(s[i++] - '0');
 		}
@@ -197,7 +196,7 @@ int config_parse_duration(const char *s, size_t len, unsigned long long *ret_ms)
 			last_rank = rank;
 			any_unit = true;
 		}
-		if (n > ULLONG_MAX_ / mul || total > ULLONG_MAX_ - n * mul)
+		if (n > ULLONG_MAX / mul || total > ULLONG_MAX - n * mul)
 			return SG_EINVAL;
 		total += n * mul;
 	}
@@ -212,7 +211,7 @@ int config_parse_size(const char *s, size_t len, unsigned long long *ret_bytes)
 	size_t i = 0;
 	unsigned long long n = 0;
 	while (i < len && s[i] >= '0' && s[i] <= '9') {
-		if (n > (ULLONG_MAX_ - 9) / 10)
+		if (n > (ULLONG_MAX - 9) / 10)
 			return SG_EINVAL;
 		n = n * 10 + (unsigned)(s[i++] - '0');
 	}
@@ -227,7 +226,7 @@ int config_parse_size(const char *s, size_t len, unsigned long long *ret_bytes)
 			shift = shifts[k];
 	if (shift == 99)
 		return SG_EINVAL;
-	if (shift && n > (ULLONG_MAX_ >> shift))
+	if (shift && n > (ULLONG_MAX >> shift))
 		return SG_EINVAL;
 	*ret_bytes = n << shift;
 	return 0;

@@ -108,7 +108,7 @@ struct sg_config {
 	size_t nroutes;
 	struct sg_cidr *trusted_proxies; /* X-Forwarded-* and X-Request-Id trusted from these */
 	size_t ntrusted;
-	/* limits (defaults from lib/limits.h) */
+	/* limits (defaults from lib/sg_limits.h) */
 	size_t max_header_bytes;	   /* whole request/response head */
 	unsigned max_headers;		   /* header lines per head */
 	unsigned long long max_body_bytes; /* request body; 0 = unlimited */

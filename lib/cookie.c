@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 /* Python's bytes regex \s and bytes.strip(): [ \t\n\r\f\v]. */
 static bool py_ws(unsigned char c)

@@ -9,7 +9,7 @@ enum sg_err {
 	SG_EBADSIG = -3,      /* signature verifies with no key */
 	SG_EEXPIRED = -4,     /* timestamp older than max age */
 	SG_EFUTURE = -5,      /* timestamp in the future */
-	SG_ETOOBIG = -6,      /* a size limit (lib/limits.h) was exceeded */
+	SG_ETOOBIG = -6,      /* a size limit (lib/sg_limits.h) was exceeded */
 	SG_EDEPTH = -7,       /* JSON nesting deeper than SG_JSON_MAX_DEPTH */
 	SG_ENOENT = -8,       /* key, index or path not found */
 	SG_EPOLICY = -9,      /* a patch touches a key the backend may not write */

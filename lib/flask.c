@@ -6,7 +6,7 @@
 #include "b64.h"
 #include "errors.h"
 #include "flask.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 struct flask_scratch {
 	z_stream inf, def;

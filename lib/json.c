@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 /* Objects up to this size are deduplicated, sorted and compared with simple
  * quadratic loops; bigger ones switch to O(n log n) so a 1 MiB document of

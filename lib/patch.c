@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "tag.h"
 
 bool patch_key_writable(const struct patch_policy *pol, const char *key, size_t klen)

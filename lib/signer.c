@@ -16,7 +16,7 @@
 
 #include "b64.h"
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 
 #define MAC_MAX	     64	 /* SHA-512 */

@@ -6,7 +6,7 @@
 
 #include "b64.h"
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 #include "starlette.h"
 #include "tag.h"

@@ -19,7 +19,7 @@
 #include "flask.h"
 #include "http.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "pipeline.h"
 #include "signer.h"
 

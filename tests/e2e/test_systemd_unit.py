@@ -150,7 +150,7 @@ class SystemdUnit(unittest.TestCase):
         self.assertEqual(path, "/etc/sessiongate/flask_secret_key")
 
     def test_stop_timeout_exceeds_drain_deadline(self):
-        with open(os.path.join(ROOT, "lib", "limits.h")) as f:
+        with open(os.path.join(ROOT, "lib", "sg_limits.h")) as f:
             m = re.search(r"#define SG_TIMEOUT_DRAIN_DEFAULT (\d+)", f.read())
         self.assertIsNotNone(m)
         drain = int(m.group(1)) / 1000

@@ -14,7 +14,7 @@
 #include "errors.h"
 #include "flask.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 
 #define NOW	1700000060 /* a minute after the seed cookies were made */

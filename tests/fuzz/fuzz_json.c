@@ -6,7 +6,7 @@
 
 #include "errors.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 static void check(bool ok)
 {

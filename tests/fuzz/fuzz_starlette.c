@@ -16,7 +16,7 @@
 #include "b64.h"
 #include "errors.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 #include "starlette.h"
 

@@ -9,7 +9,7 @@
 
 #include "cfgload.h"
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 static char secret_path[64], empty_path[64], crlf_path[64], big_path[64];
 

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 #define S(x) (x), strlen(x)
 

@@ -20,7 +20,7 @@
 #include "errors.h"
 #include "flask.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 
 #define TS  1700000000

@@ -8,7 +8,7 @@
 
 #include "errors.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 
 #define SORT_ASCII (JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII)
 

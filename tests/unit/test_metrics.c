@@ -11,7 +11,7 @@
 #include <llhttp.h>
 
 #include "accesslog.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "metrics.h"
 
 /* The rendered exposition as a NUL-terminated string (caller frees). */

@@ -7,7 +7,7 @@
 
 #include "errors.h"
 #include "json.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "patch.h"
 
 static char *const pol_keys[] = {"a", "p_*"};

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
-#include "limits.h"
+#include "sg_limits.h"
 #include "signer.h"
 
 #define TS 1700000000

@@ -1,4 +1,4 @@
-/* lib/limits.h — every size and time an attacker can influence, in one place.
+/* lib/sg_limits.h — every size and time an attacker can influence, in one place.
  * Config values default to these; the SG_*_MAX hard caps cannot be raised by config. */
 #ifndef SG_LIMITS_H
 #define SG_LIMITS_H
