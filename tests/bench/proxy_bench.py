@@ -712,9 +712,10 @@ class Bench:
 
 
 class Profile:
-    """--only profile: syscalls per request (strace -c) for each proxy, an
-    A/B of sessiongate with libevent's epoll changelist, and where
-    sessiongate's CPU goes (perf, when the kernel allows it)."""
+    """--only profile: syscalls per request (strace -c) for each proxy,
+    user-space instructions per request (callgrind), and where sessiongate's
+    CPU goes per request, kernel and libraries included (perf, when the
+    kernel allows it)."""
 
     SYSCALLS = [("epoll_ctl", ("epoll_ctl",)), ("epoll_wait", ("epoll_wait", "epoll_pwait")),
                 ("read", ("read", "readv", "recvfrom", "recvmsg")),
@@ -807,27 +808,12 @@ class Profile:
         secs = 3 if b.a.quick else 5
         b.start_proxies(1)
         sgp, sg_port = b.procs["sg"]
-        sg_cl = start_sessiongate(b.tmp, "sessiongate-changelist", b.a.sessiongate,
-                                  free_port(), b.be_port, 1)
-        # libevent reads this variable unless the daemon sets EVENT_BASE_FLAG_IGNORE_ENV
-        sg_cl.p.kill()
-        sg_cl.p.wait()
-        CHILDREN.remove(sg_cl)
-        cl_port = free_port()
-        env = dict(os.environ, EVENT_EPOLL_USE_CHANGELIST="1")
-        cfg = os.path.join(b.tmp, "sessiongate-changelist", "sessiongate.yaml")
-        with open(cfg) as f:
-            text = re.sub(r"listen: 127.0.0.1:\d+", f"listen: 127.0.0.1:{cl_port}", f.read())
-        write(cfg, text)
-        sg_cl = Proc("sessiongate-changelist", [b.a.sessiongate, "-c", cfg], b.tmp, env=env)
-        wait_port(cl_port, sg_cl)
         ng, ng_port = b.procs["nginx"]
         hp, hp_port = b.procs["haproxy"]
         rows = [("nginx", ng.pids()[1:] or ng.pids(), ng_port, "/"),
                 ("HAProxy", [hp.pid], hp_port, "/"),
                 ("sessiongate, header mode", [sgp.pid], sg_port, "/"),
-                ("sessiongate, re-sign (/patch)", [sgp.pid], sg_port, "/patch"),
-                ("sessiongate + epoll changelist", [sg_cl.pid], cl_port, "/")]
+                ("sessiongate, re-sign (/patch)", [sgp.pid], sg_port, "/patch")]
         if shutil.which("strace"):
             print(f"### syscalls per request (strace -c -f on the proxy's worker, wrk -t1 -c16 "
                   f"for {secs}s; strace slows everything, the counts per request stay)")
@@ -850,24 +836,6 @@ class Profile:
         else:
             print("(strace missing: no syscall counts)")
 
-        # A/B: the same binary with and without the changelist, alternating
-        keys = [("sg", "/"), ("cl", "/"), ("sg", "/patch"), ("cl", "/patch")]
-
-        def one(k, warmup=False):
-            proc, port = (sgp, sg_port) if k[0] == "sg" else (sg_cl, cl_port)
-            return b.run.wrk(port, k[1], b.cookie, 1, 64, False, proc.pids(), warmup=warmup)
-        s = summarize(alternate(keys, b.a.rounds, one))
-        print(f"### A/B: EVENT_EPOLL_USE_CHANGELIST=1 (what EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST "
-              f"in server.c would do), wrk -t1 -c64, {b.a.rounds} rounds x {b.a.secs}s, medians")
-        print(f"| {'path':8} | {'default req/s':>13} | {'changelist req/s':>16} | "
-              f"{'default CPU us/req':>18} | {'changelist CPU us/req':>21} |")
-        print(f"|{'-' * 10}|{'-' * 15}|{'-' * 18}|{'-' * 20}|{'-' * 23}|")
-        for path in ("/", "/patch"):
-            a, c = s[("sg", path)], s[("cl", path)]
-            print(f"| {path:8} | {a['rps']:13.0f} | {c['rps']:16.0f} | "
-                  f"{fmt_num(a['cpu_us'], '18.1f'):>18} | {fmt_num(c['cpu_us'], '21.1f'):>21} |")
-        print()
-
         self.instructions()
         if not shutil.which("perf"):
             print("(perf missing: no profile)")
@@ -878,7 +846,7 @@ class Profile:
                                     "-p", str(sgp.pid), "-o", data],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
-            b.run.wrk(sg_port, path, b.cookie, 1, 64, False, (), secs=secs)
+            w = b.run.wrk(sg_port, path, b.cookie, 1, 64, False, (), secs=secs)
             rec.send_signal(signal.SIGINT)
             rec.wait(timeout=30)
             if rec.returncode not in (0, -2, 130) or not os.path.exists(data):
@@ -886,6 +854,18 @@ class Profile:
                 return
             print(f"### where sessiongate's CPU goes, {path} (perf record -e cpu-clock, "
                   f"one worker under wrk -t1 -c64)")
+            r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                "--sort", "dso", "-g", "none"], capture_output=True, text=True)
+            m = re.search(r"Event count \(approx\.\): (\d+)", r.stdout)
+            if m and w["requests"]:
+                per = int(m.group(1)) / 1000 / w["requests"]  # cpu-clock counts ns
+                parts = []
+                for l in r.stdout.splitlines():
+                    f = l.split()
+                    if len(f) == 2 and f[0].endswith("%") and not l.startswith("#"):
+                        name = re.sub(r"\.so[.\d]*$", "", f[1].strip("[]"))
+                        parts.append(f"{name} {float(f[0][:-1]) * per / 100:.1f}")
+                print(f"    CPU per request: {per:.1f} us = " + ", ".join(parts[:7]))
             for sort, top in (("dso", 8), ("dso,symbol", 22)):
                 r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                                     "--sort", sort, "-g", "none"],
