@@ -310,8 +310,7 @@ static int split_sig(const char *buf, size_t len, size_t *dot)
 	return 0;
 }
 
-/* Verifies buf[0, n) against sig[0, sig_len) with each key in turn. */
-static int verify(const signer *s, const char *buf, size_t n, const char *sig, size_t sig_len,
+int signer_verify(const signer *s, const char *buf, size_t n, const char *sig, size_t sig_len,
 		  size_t *ret_key)
 {
 	if (s->nkeys == 0 || sig_len != s->sig_text_len)
@@ -332,7 +331,7 @@ int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_re
 	size_t dot, key;
 	int r = split_sig(buf, len, &dot);
 	if (r == 0)
-		r = verify(s, buf, dot, buf + dot + 1, len - dot - 1, &key);
+		r = signer_verify(s, buf, dot, buf + dot + 1, len - dot - 1, &key);
 	if (r)
 		return r;
 	ret->value_len = dot;
@@ -374,7 +373,7 @@ int signer_unsign_timed(const signer *s, const char *buf, size_t len, int64_t no
 	if (ts_len > TS_TEXT_MAX || b64url_decode(ts_text, ts_len, be, sizeof(be), &be_len) != 0 ||
 	    be_len > 8)
 		return SG_EMALFORMED;
-	r = verify(s, buf, dot, buf + dot + 1, len - dot - 1, &key);
+	r = signer_verify(s, buf, dot, buf + dot + 1, len - dot - 1, &key);
 	if (r)
 		return r;
 	uint64_t ts = 0;

@@ -74,6 +74,14 @@ int signer_sign_timed(const signer *s, int64_t now, char *buf, size_t len, size_
  * SG_EBADSIG if no key verifies. Fills *ret (ts is 0). */
 int signer_unsign(const signer *s, const char *buf, size_t len, struct signer_result *ret);
 
+/* Checks sig[0, sig_len) against the signature of value[0, n) with the
+ * current key, then the fallbacks, in constant time per key; *ret_key is the
+ * index of the key that verified. value may hold any bytes: for formats
+ * whose payload is not base64url (Starlette's standard base64). SG_EBADSIG
+ * if no key verifies. */
+int signer_verify(const signer *s, const char *value, size_t n, const char *sig, size_t sig_len,
+		  size_t *ret_key);
+
 /* TimestampSigner.unsign of "value.timestamp.signature" (split on the last
  * two '.'; value may itself contain '.'). After the signature: a timestamp
  * of more than 8 bytes is SG_EMALFORMED; with max_age >= 0, a timestamp after

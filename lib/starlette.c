@@ -1,5 +1,4 @@
 /* lib/starlette.c — Starlette SessionMiddleware cookies: encode, verify, decode, Set-Cookie. */
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +16,10 @@
 #define TS_TEXT_MAX 11
 
 struct starlette {
-	/* One signer per key: signer_unsign_timed only accepts base64url values
-	 * (Flask's), and Starlette's payload is standard base64 ("+/="), so a
-	 * signature is checked by signing payload.timestamp again with each key. */
-	signer **keys;
+	/* itsdangerous's TimestampSigner with Django's key derivation; the
+	 * payload is standard base64 ("+/="), so signatures are checked with
+	 * signer_verify rather than signer_unsign_timed (base64url only). */
+	signer *signer;
 	size_t nkeys;
 };
 
@@ -29,6 +28,12 @@ int starlette_new(starlette **ret)
 	starlette *st = calloc(1, sizeof(*st));
 	if (!st)
 		return SG_ENOMEM;
+	int r = signer_new(SIGNER_SHA1, SIGNER_KDF_DJANGO_CONCAT, SIGNER_SALT_ITSDANGEROUS,
+			   strlen(SIGNER_SALT_ITSDANGEROUS), &st->signer);
+	if (r) {
+		free(st);
+		return r;
+	}
 	*ret = st;
 	return 0;
 }
@@ -37,9 +42,7 @@ void starlette_free(starlette *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->nkeys; i++)
-		signer_free(st->keys[i]);
-	free(st->keys);
+	signer_free(st->signer);
 	free(st);
 }
 
@@ -49,21 +52,10 @@ int starlette_add_key(starlette *st, const void *secret, size_t len)
 		return SG_EINVAL;
 	if (len > SG_SECRET_MAX)
 		return SG_ETOOBIG;
-	signer **nk = realloc(st->keys, (st->nkeys + 1) * sizeof(*nk));
-	if (!nk)
-		return SG_ENOMEM;
-	st->keys = nk;
-	signer *s;
-	int r = signer_new(SIGNER_SHA1, SIGNER_KDF_DJANGO_CONCAT, SIGNER_SALT_ITSDANGEROUS,
-			   strlen(SIGNER_SALT_ITSDANGEROUS), &s);
+	int r = signer_add_key(st->signer, secret, len);
 	if (r)
 		return r;
-	r = signer_add_key(s, secret, len);
-	if (r) {
-		signer_free(s);
-		return r;
-	}
-	st->keys[st->nkeys++] = s;
+	st->nkeys++;
 	return 0;
 }
 
@@ -123,30 +115,6 @@ bool starlette_cookie_shaped(const char *c, size_t len)
 	return true;
 }
 
-/* Checks the signature of c[0, dot) with each key in turn. */
-static int verify(const starlette *st, const char *c, size_t len, size_t dot, size_t *ret_key)
-{
-	if (st->nkeys == 0 || len - dot - 1 != SIG_TEXT_LEN)
-		return SG_EBADSIG;
-	size_t cap = dot + 1 + SIG_TEXT_LEN;
-	char *buf = malloc(cap);
-	if (!buf)
-		return SG_ENOMEM;
-	memcpy(buf, c, dot);
-	int r = SG_EBADSIG;
-	for (size_t k = 0; k < st->nkeys; k++) {
-		size_t n;
-		if (signer_sign(st->keys[k], buf, dot, cap, &n) == 0 && n == len &&
-		    CRYPTO_memcmp(buf + dot + 1, c + dot + 1, SIG_TEXT_LEN) == 0) {
-			*ret_key = k;
-			r = 0;
-			break;
-		}
-	}
-	free(buf);
-	return r;
-}
-
 int starlette_decode(const starlette *st, const char *c, size_t len, int64_t now, int64_t max_age,
 		     json **ret, struct starlette_info *ret_info)
 {
@@ -161,7 +129,7 @@ int starlette_decode(const starlette *st, const char *c, size_t len, int64_t now
 	size_t be_len;
 	if (b64url_decode(c + tdot + 1, dot - tdot - 1, be, sizeof(be), &be_len) != 0 || be_len > 8)
 		return SG_EMALFORMED;
-	r = verify(st, c, len, dot, &key);
+	r = signer_verify(st->signer, c, dot, c + dot + 1, len - dot - 1, &key);
 	if (r)
 		return r;
 	uint64_t ts = 0;
@@ -264,7 +232,7 @@ int starlette_encode_text(const starlette *st, const char *compact, size_t len, 
 	b64_encode(spaced, slen, out);
 	free(spaced);
 	size_t n;
-	int r = signer_sign_timed(st->keys[0], now, out, blen, cap - 1, &n);
+	int r = signer_sign_timed(st->signer, now, out, blen, cap - 1, &n);
 	if (r) {
 		free(out);
 		return r;
