@@ -1,22 +1,16 @@
 /* tests/unit/test_pipeline_cache.c — daemon/pipeline.c's verified-cookie cache: hits give
  * exactly what a full decode gives, the clock is checked on every hit, a new key set
  * empties it, an older one bypasses it, and nothing unverified gets in. */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cfgload.h"
 #include "cookie.h"
 #include "errors.h"
 #include "flask.h"
-#include "http.h"
-#include "pipeline.h"
-#include "signer.h"
-
-static const struct http_limits lim = {16384, 50, 0, true};
+#include "pipeline_helpers.h"
 
 static const char *yaml = "listen: 127.0.0.1:1\n"
 			  "session:\n"
@@ -33,58 +27,26 @@ static const char *yaml = "listen: 127.0.0.1:1\n"
 			  "    backend: api\n";
 
 /* One configuration generation with its own secrets. */
-struct gen {
-	struct sg_config *cfg;
-	void *pconf;
-};
-
-static void gen_new(struct gen *g, const char *secret, const char *fallback)
+static void gen_new(struct th_pipe *g, const char *secret, const char *fallback)
 {
-	char err[256];
-	ck_assert_int_eq(cfgload_buffer("t.yaml", yaml, strlen(yaml), CFGLOAD_NO_SECRETS, &g->cfg,
-					err, sizeof(err)),
-			 0);
-	g->cfg->session.secret.ptr = (unsigned char *)strdup(secret);
-	g->cfg->session.secret.len = strlen(secret);
+	th_pipe_load(g, yaml, secret, 16384);
 	if (fallback) {
 		struct sg_session_conf *s = &g->cfg->session;
 		s->fallback_key_files = calloc(1, sizeof(*s->fallback_key_files));
 		s->fallback_key_files[0] = strdup("/nonexistent");
 		s->fallback_secrets = calloc(1, sizeof(*s->fallback_secrets));
-		s->fallback_secrets[0].ptr = (unsigned char *)strdup(fallback);
-		s->fallback_secrets[0].len = strlen(fallback);
+		th_set_bytes(&s->fallback_secrets[0], fallback);
 		s->nfallback = 1;
 	}
-	g->pconf = pipeline_conf_new(g->cfg);
-	ck_assert_ptr_nonnull(g->pconf);
-}
-
-static void gen_free(struct gen *g)
-{
-	pipeline_conf_free(g->pconf);
-	config_free(g->cfg);
+	th_pipe_start(g);
 }
 
 static char *sign_at(const char *secret, const char *text, int64_t ts)
 {
-	signer *s;
-	char *v;
-	size_t n;
-	ck_assert_int_eq(signer_new(SIGNER_SHA1, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, 14, &s), 0);
-	ck_assert_int_eq(signer_add_key(s, secret, strlen(secret)), 0);
-	ck_assert_int_eq(flask_encode_text(s, NULL, text, strlen(text), ts, &v, &n), 0);
+	signer *s = th_flask_signer(secret);
+	char *v = th_flask_sign(s, text, ts);
 	signer_free(s);
 	return v;
-}
-
-static void parse(struct http_msg *m, enum http_kind kind, const char *raw)
-{
-	struct http_parser p;
-	http_parser_init(&p, kind, &lim);
-	http_msg_init(m);
-	size_t used;
-	ck_assert_int_eq(http_head_feed(&p, m, raw, strlen(raw), &used), HTTP_DONE);
-	http_parser_clear(&p);
 }
 
 /* What one request through the pipeline gave the backend and the client. */
@@ -93,37 +55,20 @@ struct seen {
 	char *xsession, *cookie, *set_cookie; /* NULL when absent */
 };
 
-static char *hdr(const struct http_msg *m, const char *name)
+static void request(struct th_pipe *g, size_t backend, const char *cookie, struct seen *out)
 {
-	size_t n;
-	const char *v = http_hdr_get(m, name, strlen(name), 0, &n);
-	return v ? strndup(v, n) : NULL;
-}
-
-static void request(struct gen *g, size_t backend, const char *cookie, struct seen *out)
-{
-	char buf[8192];
-	snprintf(buf, sizeof(buf),
-		 "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; session=%s; b=2\r\n\r\n", cookie);
-	struct http_msg req, resp;
-	parse(&req, HTTP_KIND_REQUEST, buf);
-	http_strip_hop(&req);
-	struct pipeline_ctx ctx = {.cfg = g->cfg,
-				   .conf_state = g->pconf,
-				   .backend = &g->cfg->backends[backend],
-				   .backend_index = backend,
-				   .req = &req,
-				   .peer = "127.0.0.1"};
-	ck_assert_int_eq(pipeline_request(&ctx), 0);
-	parse(&resp, HTTP_KIND_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	ck_assert_int_eq(pipeline_response(&ctx, &resp), 0);
-	snprintf(out->outcome, sizeof(out->outcome), "%s", ctx.session_outcome);
-	out->xsession = hdr(&req, "x-session");
-	out->cookie = hdr(&req, "cookie");
-	out->set_cookie = hdr(&resp, "set-cookie");
-	pipeline_done(&ctx);
-	http_msg_clear(&req);
-	http_msg_clear(&resp);
+	char line[8192];
+	snprintf(line, sizeof(line), "Cookie: a=1; session=%s; b=2\r\n", cookie);
+	struct th_run r;
+	th_run_req(&r, g, backend, line);
+	ck_assert_int_eq(r.req_status, 0);
+	th_run_resp(&r, "");
+	ck_assert_int_eq(r.resp_status, 0);
+	snprintf(out->outcome, sizeof(out->outcome), "%s", r.ctx.session_outcome);
+	out->xsession = th_hdr(&r.req, "x-session");
+	out->cookie = th_hdr(&r.req, "cookie");
+	out->set_cookie = th_hdr(&r.resp, "set-cookie");
+	th_run_free(&r);
 }
 
 static void seen_free(struct seen *s)
@@ -148,9 +93,9 @@ START_TEST(test_hit_same_as_decode)
 	    "u\":\"0123456789abcdef0123456789abcdef\"}}",
 	    "{\"_permanent\":true,\"n\":1}",
 	};
-	struct gen g;
+	struct th_pipe g;
 	gen_new(&g, "secret", NULL);
-	for (size_t i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++) {
+	for (size_t i = 0; i < TH_NELEMS(sessions); i++) {
 		char *c = sign_at("secret", sessions[i], time(NULL));
 		for (size_t backend = 0; backend < 2; backend++) {
 			uint64_t h0, m0, h1, m1;
@@ -182,14 +127,14 @@ START_TEST(test_hit_same_as_decode)
 	    "{\"b\":\"AAE=\",\"t\":[1,2],\"u\":\"01234567-89ab-cdef-0123-456789abcdef\"}");
 	seen_free(&s);
 	free(c);
-	gen_free(&g);
+	th_pipe_free(&g);
 }
 END_TEST
 
 /* max_age is checked against the stored timestamp on every hit. */
 START_TEST(test_hit_expires)
 {
-	struct gen g;
+	struct th_pipe g;
 	gen_new(&g, "secret", NULL);
 	char *c = sign_at("secret", "{\"a\":1}", time(NULL));
 	struct seen s;
@@ -215,7 +160,7 @@ START_TEST(test_hit_expires)
 	ck_assert_str_eq(s.outcome, "future");
 	seen_free(&s);
 	free(c);
-	gen_free(&g);
+	th_pipe_free(&g);
 }
 END_TEST
 
@@ -224,7 +169,7 @@ END_TEST
  * generation bypass the cache. */
 START_TEST(test_generations)
 {
-	struct gen old, rot;
+	struct th_pipe old, rot;
 	gen_new(&old, "old-secret", NULL);
 	char *c = sign_at("old-secret", "{\"a\":1}", time(NULL));
 	struct seen s;
@@ -258,7 +203,7 @@ START_TEST(test_generations)
 
 	/* the new key with the old one as fallback: verified again, key index kept
 	 * (a cookie backend gets it re-signed with the current key, hit or not) */
-	struct gen fb;
+	struct th_pipe fb;
 	gen_new(&fb, "new-secret", "old-secret");
 	struct seen a, b;
 	request(&fb, 1, c, &a);
@@ -272,16 +217,16 @@ START_TEST(test_generations)
 	seen_free(&a);
 	seen_free(&b);
 	free(c);
-	gen_free(&old);
-	gen_free(&rot);
-	gen_free(&fb);
+	th_pipe_free(&old);
+	th_pipe_free(&rot);
+	th_pipe_free(&fb);
 }
 END_TEST
 
 /* Forged, tampered and malformed cookies never enter the cache. */
 START_TEST(test_only_verified_enter)
 {
-	struct gen g;
+	struct th_pipe g;
 	gen_new(&g, "secret", NULL);
 	char *good = sign_at("secret", "{\"a\":1}", time(NULL));
 	char *forged = sign_at("other", "{\"a\":1}", time(NULL));
@@ -295,7 +240,7 @@ START_TEST(test_only_verified_enter)
 	*t = *t == 'A' ? 'B' : 'A';
 	const char *bad[] = {forged, tampered, notobj, notjson, tagged, "garbage", "a.b.c"};
 	for (int round = 0; round < 2; round++) {
-		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (size_t i = 0; i < TH_NELEMS(bad); i++) {
 			struct seen s;
 			request(&g, 0, bad[i], &s);
 			ck_assert_str_eq(s.outcome, i < 2 ? "bad_signature" : "malformed");
@@ -332,7 +277,7 @@ START_TEST(test_only_verified_enter)
 	free(notjson);
 	free(tagged);
 	free(tampered);
-	gen_free(&g);
+	th_pipe_free(&g);
 }
 END_TEST
 
@@ -346,9 +291,5 @@ int main(void)
 	tcase_add_test(tc, test_generations);
 	tcase_add_test(tc, test_only_verified_enter);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -14,12 +14,12 @@
  * deletions came from an app calling session.clear() on a loaded session.
  * The domain= variant (Starlette >= 0.32, 1.x) is not in 0.26: its expected
  * bytes follow 1.x's sessions.py ("; domain=" after the security flags). */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b64.h"
 #include "errors.h"
+#include "helpers.h"
 #include "json.h"
 #include "sg_limits.h"
 #include "signer.h"
@@ -56,14 +56,6 @@ static const struct vec {
      "eyJlIjoge30sICJsIjogW10sICJuIjogbnVsbH0=.ZVPxAA.GuSYQ35bPG32snPyZMjMnax_Y_0"},
 };
 #define NVECS ((int)(sizeof(vecs) / sizeof(vecs[0])))
-
-static starlette *keyed(const char *secret)
-{
-	starlette *st = NULL;
-	ck_assert_int_eq(starlette_new(&st), 0);
-	ck_assert_int_eq(starlette_add_key(st, secret, strlen(secret)), 0);
-	return st;
-}
 
 static json *parse(const char *text)
 {
@@ -103,7 +95,7 @@ static char *sign_json(const char *text)
 START_TEST(test_decode_vectors)
 {
 	const struct vec *v = &vecs[_i];
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	json *got = NULL, *want = parse(v->json);
 	struct starlette_info info = {0};
 	ck_assert_int_eq(starlette_decode(st, v->cookie, strlen(v->cookie), TS,
@@ -126,7 +118,7 @@ END_TEST
 START_TEST(test_encode_vectors)
 {
 	const struct vec *v = &vecs[_i];
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	json *want = parse(v->json);
 	char *out = NULL, *compact = NULL;
 	size_t len, clen;
@@ -218,7 +210,7 @@ END_TEST
 
 START_TEST(test_read_set_cookie)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	enum starlette_change kind;
 	json *got = NULL, *want = parse(vecs[0].json);
 	const char *set =
@@ -279,7 +271,7 @@ END_TEST
 
 START_TEST(test_tamper_and_keys)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	const char *c = vecs[0].cookie;
 	size_t len = strlen(c);
 	char *t = strdup(c);
@@ -304,7 +296,7 @@ START_TEST(test_tamper_and_keys)
 	ck_assert_int_eq(starlette_decode(st, t, len + 1, TS, -1, &got, NULL), SG_EBADSIG);
 	free(t);
 	/* wrong key; the right key as a fallback */
-	starlette *other = keyed("Secret");
+	starlette *other = th_starlette_keyed("Secret");
 	ck_assert_int_eq(starlette_decode(other, c, len, TS, -1, &got, NULL), SG_EBADSIG);
 	ck_assert_int_eq(starlette_add_key(other, "secret", 6), 0);
 	struct starlette_info info;
@@ -340,7 +332,7 @@ END_TEST
 
 START_TEST(test_time)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	const char *c = vecs[1].cookie;
 	size_t len = strlen(c);
 	json *got = NULL;
@@ -378,7 +370,7 @@ END_TEST
 
 START_TEST(test_malformed)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	json *got = NULL;
 	const char *shapes[] = {
 	    "",
@@ -452,7 +444,7 @@ END_TEST
 
 START_TEST(test_sizes)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	json *got = NULL;
 	/* a cookie longer than SG_COOKIE_MAX is not even looked at */
 	char *big = malloc(SG_COOKIE_MAX + 2);
@@ -498,7 +490,7 @@ END_TEST
 
 START_TEST(test_encode_rules)
 {
-	starlette *st = keyed("secret");
+	starlette *st = th_starlette_keyed("secret");
 	char *out = NULL;
 	size_t n;
 	json *arr = parse("[1]");
@@ -555,9 +547,5 @@ int main(void)
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_encode_rules);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(su);
 }
