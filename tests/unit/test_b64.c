@@ -8,6 +8,7 @@
 
 #include "b64.h"
 #include "errors.h"
+#include "helpers.h"
 
 struct vec {
 	const char *bin;
@@ -350,9 +351,5 @@ int main(void)
 	tcase_add_test(tc, test_canonical_tails);
 	tcase_add_test(tc, test_sizes);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "errors.h"
+#include "helpers.h"
 #include "sg_limits.h"
 
 #define S(x) (x), strlen(x)
@@ -452,9 +453,5 @@ int main(void)
 	tcase_add_test(tc, test_size);
 	tcase_add_test(tc, test_bool_mode);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -6,6 +6,7 @@
 
 #include "cookie.h"
 #include "errors.h"
+#include "helpers.h"
 
 /* Expected values from Debian's werkzeug 2.2.2:
  *   parse_cookie(hdr).get("session")   (value shown after cookie_unquote)
@@ -151,8 +152,9 @@ END_TEST
 START_TEST(test_scan_splices)
 {
 	/* what browsers send takes the one-pass path */
-	static const char *const hdrs[] = {"session=abc", "a=1; session=abc", "session=abc; b=2",
-					   "a=1; session=abc; b=2; c=3", "a=1; b=2", ""};
+	static const char *const hdrs[] = {"session=abc",      "a=1; session=abc",
+					   "session=abc; b=2", "a=1; session=abc; b=2; c=3",
+					   "a=1; b=2",	       ""};
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
 		struct cookie_scan sc;
 		ck_assert_int_eq(cookie_scan(hdrs[i], strlen(hdrs[i]), "session", 7, &sc), 0);
@@ -167,8 +169,9 @@ END_TEST
  * splice: 50,000 of them, every one compared both ways. */
 START_TEST(test_scan_random)
 {
-	static const char *const atoms[] = {"session", "s", "=", ";", "; ", " ", "\t", "\n",
-					    "\"", "\\", "a", "1", ",", "\x85", "x=1", "session=v"};
+	static const char *const atoms[] = {"session", "s",    "=",   ";",	  "; ", " ",
+					    "\t",      "\n",   "\"",  "\\",	  "a",	"1",
+					    ",",       "\x85", "x=1", "session=v"};
 	uint64_t x = 0x9E3779B97F4A7C15u;
 	char h[64];
 	for (int it = 0; it < 50000; it++) {
@@ -378,20 +381,25 @@ START_TEST(test_build)
 	/* Real Flask 2.2.2 responses (test_client) with SESSION_COOKIE_DOMAIN=
 	 * "example.com", SAMESITE="Lax", SECURE=True, PATH="/app": a permanent
 	 * session set, then session.clear(). */
-	struct cookie_attrs f = {.domain = "example.com", .path = "/app", .secure = true,
-				 .httponly = true, .samesite = COOKIE_SAMESITE_LAX};
+	struct cookie_attrs f = {.domain = "example.com",
+				 .path = "/app",
+				 .secure = true,
+				 .httponly = true,
+				 .samesite = COOKIE_SAMESITE_LAX};
 	ck_assert_int_eq(cookie_build(S("session"),
 				      S("eyJfcGVybWFuZW50Ijp0cnVlLCJhIjoxfQ.awVZtA."
 					"n0LMV74IOA6EYpZnbPeBrGS0Mgo"),
 				      &f, 1798191156, &out, &ol),
 			 0);
-	ck_assert_str_eq(out, "session=eyJfcGVybWFuZW50Ijp0cnVlLCJhIjoxfQ.awVZtA."
-			      "n0LMV74IOA6EYpZnbPeBrGS0Mgo; Domain=example.com; Expires=Fri, 25 Dec "
-			      "2026 09:32:36 GMT; Secure; HttpOnly; Path=/app; SameSite=Lax");
+	ck_assert_str_eq(out,
+			 "session=eyJfcGVybWFuZW50Ijp0cnVlLCJhIjoxfQ.awVZtA."
+			 "n0LMV74IOA6EYpZnbPeBrGS0Mgo; Domain=example.com; Expires=Fri, 25 Dec "
+			 "2026 09:32:36 GMT; Secure; HttpOnly; Path=/app; SameSite=Lax");
 	free(out);
 	ck_assert_int_eq(cookie_build_deletion(S("session"), &f, &out, &ol), 0);
-	ck_assert_str_eq(out, "session=; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; "
-			      "Max-Age=0; Secure; HttpOnly; Path=/app; SameSite=Lax");
+	ck_assert_str_eq(out,
+			 "session=; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+			 "Max-Age=0; Secure; HttpOnly; Path=/app; SameSite=Lax");
 	free(out);
 
 	/* refused: what werkzeug would refuse or silently alter */
@@ -425,9 +433,5 @@ int main(void)
 	tcase_add_test(tc, test_parse_set_cookie);
 	tcase_add_test(tc, test_build);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "helpers.h"
 
 START_TEST(test_names)
 {
@@ -24,9 +25,5 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "flask.h"
+#include "helpers.h"
 #include "json.h"
 #include "sg_limits.h"
 #include "signer.h"
@@ -117,11 +118,6 @@ static signer *vec_signer(const struct vec *v, const char *key)
 	return s;
 }
 
-static signer *flask_signer(const char *key)
-{
-	return vec_signer(&vecs[0], key);
-}
-
 static int decode(const signer *s, const char *cookie, int64_t now, flask_session **ret)
 {
 	return flask_decode(s, SC, cookie, strlen(cookie), now, 31 * DAY, ret);
@@ -197,7 +193,7 @@ START_TEST(test_tamper)
 {
 	/* every single-character change is refused (as bad signature or, when
 	 * it breaks the shape, as malformed) */
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	for (size_t k = 0; k < NVECS; k++) {
 		if (strcmp(vecs[k].digest, "sha1") || strcmp(vecs[k].salt, "cookie-session"))
 			continue;
@@ -221,7 +217,7 @@ END_TEST
 
 START_TEST(test_time)
 {
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	const char *c = vecs[0].cookie;
 	flask_session *fs = NULL;
 	ck_assert_int_eq(decode(s, c, TS + 31 * DAY + 1, &fs), SG_EEXPIRED);
@@ -239,7 +235,7 @@ END_TEST
 START_TEST(test_fallback_key)
 {
 	/* secret rotated: "secret" is now a fallback */
-	signer *s = flask_signer("new secret");
+	signer *s = th_flask_signer("new secret");
 	ck_assert_int_eq(signer_add_key(s, "older", 5), 0);
 	ck_assert_int_eq(signer_add_key(s, "secret", 6), 0);
 	flask_session *fs = NULL;
@@ -256,7 +252,7 @@ START_TEST(test_fallback_key)
 	ck_assert_int_eq(decode(s, out, TS, &fs2), 0);
 	ck_assert_uint_eq(fs2->key_index, 0);
 	ck_assert_str_eq(fs2->json, vecs[1].json);
-	signer *only_old = flask_signer("secret");
+	signer *only_old = th_flask_signer("secret");
 	flask_session *fs3 = NULL;
 	ck_assert_int_eq(decode(only_old, out, TS, &fs3), SG_EBADSIG);
 	signer_free(only_old);
@@ -273,7 +269,7 @@ START_TEST(test_resign)
 	/* the same payload with a new timestamp (1700003600 is "ZVP_EA" in
 	 * itsdangerous's base64_encode(int_to_bytes(ts))), and byte-identical
 	 * to a fresh encode at that time */
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	for (size_t k = 0; k < 2; k++) {
 		flask_session *fs = NULL;
 		ck_assert_int_eq(decode(s, vecs[k].cookie, TS, &fs), 0);
@@ -307,7 +303,7 @@ END_TEST
 
 START_TEST(test_inflate_cap)
 {
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	flask_session *fs = NULL;
 	ck_assert_int_eq(decode(s, BOMB, TS, &fs), SG_ETOOBIG);
 	ck_assert_ptr_null(fs);
@@ -366,7 +362,7 @@ START_TEST(test_malformed)
 	     "1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXX0.ZVPxAA.SLbjo4BVhbRKPghM_YByTLPLE5Y",
 	     0, SG_EDEPTH},
 	};
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		flask_session *fs = NULL;
 		int r = decode(s, v[i].cookie, TS, &fs);
@@ -401,7 +397,7 @@ END_TEST
 
 START_TEST(test_encode_rules)
 {
-	signer *s = flask_signer("secret");
+	signer *s = th_flask_signer("secret");
 	char *out = NULL;
 	size_t len = 0;
 	json *arr = json_new_array();
@@ -455,9 +451,5 @@ int main(void)
 	TCase *tc = all_tests("scratch");
 	tcase_add_checked_fixture(tc, use_scratch, drop_scratch);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(su);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "helpers.h"
 #include "http.h"
 
 static const struct http_limits lim = {4096, 20, 100, false};
@@ -34,30 +35,39 @@ static const struct {
 	const char *raw;
 	int status;
 } cases[] = {
-	{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
-	{"GET /x?y=1 HTTP/1.0\r\n\r\n", 0},
-	{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", 0},
-	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0},
-	{"GET http://h:1/p HTTP/1.1\r\nHost: x\r\n\r\n", 0},
-	{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-	{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400},
-	{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},
-	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
-	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\nHost: a\r\nX_Y: 1\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\n\r\n", 400},
-	{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-	{"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"GET //evil HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r\n", 405},
-	{"GET / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n", 417},
-	{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", 413},
-	{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
-	{"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"GET /x?y=1 HTTP/1.0\r\n\r\n", 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0},
+    {"GET http://h:1/p HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX_Y: 1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET //evil HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r\n", 405},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n", 417},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", 413},
+    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+    {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 400},
 };
+
+/* Starts p and m on a whole head in raw (asserted complete); *head: its length. */
+static void feed_head(struct http_parser *p, struct http_msg *m, enum http_kind kind,
+		      const char *raw, size_t *head)
+{
+	http_parser_init(p, kind, &lim);
+	http_msg_init(m);
+	ck_assert_int_eq(http_head_feed(p, m, raw, strlen(raw), head), HTTP_DONE);
+}
 
 START_TEST(test_table)
 {
@@ -67,8 +77,9 @@ START_TEST(test_table)
 			struct http_msg m;
 			size_t head;
 			int st = parse(cases[i].raw, strlen(cases[i].raw), step, &p, &m, &head);
-			ck_assert_msg(st == cases[i].status, "case %zu step %zu: got %d want %d (%s)", i,
-				      step, st, cases[i].status, p.error_why ? p.error_why : "");
+			ck_assert_msg(st == cases[i].status,
+				      "case %zu step %zu: got %d want %d (%s)", i, step, st,
+				      cases[i].status, p.error_why ? p.error_why : "");
 			http_parser_clear(&p);
 			http_msg_clear(&m);
 		}
@@ -155,17 +166,16 @@ static char *drain(struct evbuffer *b)
 
 START_TEST(test_forward_request)
 {
-	const char *raw = "POST /app/x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Drop\r\n"
-			  "X-Drop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\n"
-			  "X-Forwarded-For: 6.6.6.6\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
-			  "X-Keep: yes\r\n\r\n"
-			  "3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\nContent-Length: 9\r\n\r\nGET /next";
+	const char *raw =
+	    "POST /app/x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Drop\r\n"
+	    "X-Drop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\n"
+	    "X-Forwarded-For: 6.6.6.6\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+	    "X-Keep: yes\r\n\r\n"
+	    "3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\nContent-Length: 9\r\n\r\nGET /next";
 	struct http_parser p;
 	struct http_msg m;
 	size_t head, used;
-	http_parser_init(&p, HTTP_KIND_REQUEST, &lim);
-	http_msg_init(&m);
-	ck_assert_int_eq(http_head_feed(&p, &m, raw, strlen(raw), &head), HTTP_DONE);
+	feed_head(&p, &m, HTTP_KIND_REQUEST, raw, &head);
 	ck_assert(m.chunked && m.has_body && m.expect_continue);
 	http_strip_hop(&m);
 	ck_assert_int_eq(http_set_forwarded(&m, "10.0.0.1", false, "http"), 0);
@@ -196,9 +206,7 @@ START_TEST(test_forwarded_trusted)
 	struct http_parser p;
 	struct http_msg m;
 	size_t head, vlen;
-	http_parser_init(&p, HTTP_KIND_REQUEST, &lim);
-	http_msg_init(&m);
-	ck_assert_int_eq(http_head_feed(&p, &m, raw, strlen(raw), &head), HTTP_DONE);
+	feed_head(&p, &m, HTTP_KIND_REQUEST, raw, &head);
 	ck_assert_int_eq(http_set_forwarded(&m, "10.0.0.1", true, "http"), 0);
 	const char *v = http_hdr_get(&m, "x-forwarded-for", 15, 0, &vlen);
 	ck_assert(v && vlen == 17 && memcmp(v, "1.1.1.1, 10.0.0.1", 17) == 0);
@@ -215,9 +223,7 @@ START_TEST(test_response)
 	struct http_parser p;
 	struct http_msg m;
 	size_t head, used;
-	http_parser_init(&p, HTTP_KIND_RESPONSE, &lim);
-	http_msg_init(&m);
-	ck_assert_int_eq(http_head_feed(&p, &m, raw, strlen(raw), &head), HTTP_DONE);
+	feed_head(&p, &m, HTTP_KIND_RESPONSE, raw, &head);
 	ck_assert(m.body_to_eof && !m.keep_alive);
 	http_strip_hop(&m);
 	struct evbuffer *out = evbuffer_new();
@@ -267,9 +273,7 @@ START_TEST(test_body_limit)
 	struct http_parser p;
 	struct http_msg m;
 	size_t head, used;
-	http_parser_init(&p, HTTP_KIND_REQUEST, &lim);
-	http_msg_init(&m);
-	ck_assert_int_eq(http_head_feed(&p, &m, raw, strlen(raw), &head), HTTP_DONE);
+	feed_head(&p, &m, HTTP_KIND_REQUEST, raw, &head);
 	char body[120];
 	memset(body, 'z', sizeof(body));
 	ck_assert_int_eq(http_body_feed(&p, raw + head, strlen(raw) - head, &used), HTTP_MORE);
@@ -293,9 +297,5 @@ int main(void)
 	tcase_add_test(tc, test_response);
 	tcase_add_test(tc, test_body_limit);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "helpers.h"
 #include "json.h"
 #include "sg_limits.h"
 
@@ -1284,9 +1285,5 @@ int main(void)
 	tcase_add_test(tc, test_dump_append);
 	tcase_add_test(tc, test_dump_growth);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

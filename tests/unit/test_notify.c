@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "notify.h"
 
 static char tmpdir[64];
@@ -232,9 +233,5 @@ int main(void)
 	suite_add_tcase(s, tc_path);
 	suite_add_tcase(s, tc_abs);
 	suite_add_tcase(s, tc_env);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "helpers.h"
 #include "sg_limits.h"
 #include "signer.h"
 
@@ -287,9 +288,5 @@ int main(void)
 	tcase_add_test(tc, test_bad_keys_and_names);
 	tcase_add_test(tc, test_malformed);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(su);
 }

@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "flask.h"
+#include "helpers.h"
 #include "signer.h"
 #include "vcache.h"
 
@@ -222,9 +223,5 @@ int main(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_session_dup);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }
