@@ -526,6 +526,22 @@ int metrics_render(struct evbuffer *out, const struct metrics_state *st)
 
 	render_pipeline(&o, tot, n);
 
+	/* The verified-cookie caches live in the pipeline's per-worker blocks
+	 * (written lock-free by their owners); summed here, at scrape time. */
+	uint64_t chits, cmisses, centries;
+	pipeline_cache_stats(&chits, &cmisses, &centries);
+	head(&o, "sessiongate_session_cache_hits_total", "counter",
+	     "Session cookies found in a worker's verified-cookie cache (HMAC and decode "
+	     "skipped; max_age still checked), summed over workers.");
+	put(&o, "sessiongate_session_cache_hits_total %llu\n", (unsigned long long)chits);
+	head(&o, "sessiongate_session_cache_misses_total", "counter",
+	     "Session cookies looked up in the verified-cookie cache and not found (decoded and "
+	     "verified in full), summed over workers.");
+	put(&o, "sessiongate_session_cache_misses_total %llu\n", (unsigned long long)cmisses);
+	head(&o, "sessiongate_session_cache_entries", "gauge",
+	     "Verified cookies held in the workers' caches now, summed over workers.");
+	put(&o, "sessiongate_session_cache_entries %llu\n", (unsigned long long)centries);
+
 	head(&o, "sessiongate_config_reloads_total", "counter",
 	     "Configuration reloads (SIGHUP), by result.");
 	put(&o, "sessiongate_config_reloads_total{result=\"success\"} %llu\n",

@@ -160,8 +160,10 @@ struct pipe_thread {
 	flask_scratch *scratch; /* NULL is fine: flask_* then allocate per call */
 	vcache *cache;		/* verified cookies; NULL: no cache (no randomness, no memory) */
 	uint64_t cache_gen;	/* the pipe_conf generation the cache's entries verified under */
-	uint64_t cache_hits, cache_misses; /* owner thread only */
 	_Atomic uint64_t n[PC_COUNT];
+	/* the cache's hits, misses and entries held (a mirror of vcache_count,
+	 * which only the owner may call): written like n, summed at scrape time */
+	_Atomic uint64_t cache_hits, cache_misses, cache_entries;
 };
 
 static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -177,6 +179,7 @@ static void thread_gone(void *arg)
 	t->scratch = NULL;
 	vcache_free(t->cache);
 	t->cache = NULL;
+	atomic_store_explicit(&t->cache_entries, 0, memory_order_relaxed);
 }
 
 static void exit_key_init(void)
@@ -212,12 +215,24 @@ static struct pipe_thread *pipe_thread(void)
 	return t;
 }
 
+/* Only the owner thread writes its block: a relaxed load + store, no locked instruction. */
+static void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static void count(struct pipe_thread *t, enum pipeline_counter c)
 {
 	if (t)
-		atomic_store_explicit(&t->n[c],
-				      atomic_load_explicit(&t->n[c], memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		bump(&t->n[c]);
+}
+
+/* After the owner changed its cache: what a scrape reports as entries. */
+static void cache_entries_sync(struct pipe_thread *t)
+{
+	atomic_store_explicit(&t->cache_entries, t->cache ? vcache_count(t->cache) : 0,
+			      memory_order_relaxed);
 }
 
 static flask_scratch *scratch(struct pipe_thread *t)
@@ -248,6 +263,7 @@ static vcache *cache_for(struct pipe_thread *t, const struct pipe_conf *pc)
 	if (pc->gen != t->cache_gen) {
 		vcache_clear(t->cache);
 		t->cache_gen = pc->gen;
+		cache_entries_sync(t);
 	}
 	return t->cache;
 }
@@ -258,9 +274,24 @@ static vcache *cache_for(struct pipe_thread *t, const struct pipe_conf *pc)
 void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entries)
 {
 	struct pipe_thread *t = self;
-	*hits = t ? t->cache_hits : 0;
-	*misses = t ? t->cache_misses : 0;
+	*hits = t ? atomic_load_explicit(&t->cache_hits, memory_order_relaxed) : 0;
+	*misses = t ? atomic_load_explicit(&t->cache_misses, memory_order_relaxed) : 0;
 	*entries = t && t->cache ? vcache_count(t->cache) : 0;
+}
+
+void pipeline_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *entries)
+{
+	uint64_t h = 0, m = 0, e = 0;
+	pthread_mutex_lock(&threads_mu);
+	for (struct pipe_thread *t = threads; t; t = t->next) {
+		h += atomic_load_explicit(&t->cache_hits, memory_order_relaxed);
+		m += atomic_load_explicit(&t->cache_misses, memory_order_relaxed);
+		e += atomic_load_explicit(&t->cache_entries, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&threads_mu);
+	*hits = h;
+	*misses = m;
+	*entries = e;
 }
 
 void pipeline_counters(uint64_t out[PC_COUNT])
@@ -624,7 +655,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		hit = vc ? vcache_get(vc, val, vlen) : NULL;
 		int err;
 		if (hit) {
-			t->cache_hits++;
+			bump(&t->cache_hits);
 			err = signer_check_age(hit->fs->ts, now, pc->max_age);
 			if (!err)
 				err = flask_session_dup(hit->fs, &fs);
@@ -638,7 +669,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 				hit = NULL; /* no session: nothing below reads the entry */
 		} else {
 			if (vc)
-				t->cache_misses++;
+				bump(&t->cache_misses);
 			err =
 			    flask_decode(pc->signer, scratch(t), val, vlen, now, pc->max_age, &fs);
 		}
@@ -721,6 +752,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	if (fs && vc && !hit && !upgraded) {
 		permanent = text_top_true(fs->json, fs->json_len, "_permanent", 10);
 		(void)vcache_put(vc, fs, plain, plen, permanent ? CACHED_PERMANENT : 0);
+		cache_entries_sync(t);
 	}
 	struct pipe_req *rq = NULL;
 	if (fs || mode == SG_SESSION_STARLETTE) {

@@ -102,5 +102,9 @@ void pipeline_thread_counters(uint64_t out[PC_COUNT]);
 /* The calling thread's verified-cookie cache: lookups that hit and missed
  * (by cookies that were then fully verified), and entries held. */
 void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entries);
+/* The same summed over every thread that ran the pipeline (an exited
+ * thread's entries are 0), for /metrics: takes a mutex, not per request; the
+ * workers count lock-free like their counters. */
+void pipeline_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *entries);
 
 #endif

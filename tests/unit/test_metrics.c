@@ -1,18 +1,23 @@
 /* tests/unit/test_metrics.c — metrics: backend slots, per-thread counters
- * summed at scrape time, histogram buckets, the rendered exposition; and the
- * access log's request-id helpers. */
+ * summed at scrape time, histogram buckets, the verified-cookie cache series,
+ * the rendered exposition; and the access log's request-id helpers. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <llhttp.h>
 
 #include "accesslog.h"
-#include "sg_limits.h"
+#include "cfgload.h"
+#include "flask.h"
+#include "http.h"
 #include "metrics.h"
+#include "sg_limits.h"
+#include "signer.h"
 
 /* The rendered exposition as a NUL-terminated string (caller frees). */
 static char *render(const struct metrics_state *st)
@@ -206,6 +211,126 @@ START_TEST(state_and_format)
 }
 END_TEST
 
+/* ---- the verified-cookie cache series: real pipeline requests in workers ---- */
+
+static const char *cache_yaml = "listen: 127.0.0.1:1\n"
+				"session:\n"
+				"  secret_key_file: /nonexistent\n"
+				"backends:\n"
+				"  - name: api\n"
+				"    servers: [127.0.0.1:2]\n"
+				"routes:\n"
+				"  - prefix: /\n"
+				"    backend: api\n";
+
+struct cache_job {
+	const struct sg_config *cfg;
+	void *pconf;
+	const char *cookie;
+	pthread_barrier_t *counted, *scraped;
+};
+
+/* One request with cookie through the pipeline's request side. */
+static void pipe_request(const struct cache_job *j)
+{
+	static const struct http_limits lim = {16384, 50, 0, true};
+	char raw[4096];
+	snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: a\r\nCookie: session=%s\r\n\r\n",
+		 j->cookie);
+	struct http_parser p;
+	struct http_msg req;
+	size_t used;
+	http_parser_init(&p, HTTP_KIND_REQUEST, &lim);
+	http_msg_init(&req);
+	ck_assert_int_eq(http_head_feed(&p, &req, raw, strlen(raw), &used), HTTP_DONE);
+	http_parser_clear(&p);
+	struct pipeline_ctx ctx = {.cfg = j->cfg,
+				   .conf_state = j->pconf,
+				   .backend = &j->cfg->backends[0],
+				   .req = &req,
+				   .peer = "127.0.0.1"};
+	ck_assert_int_eq(pipeline_request(&ctx), 0);
+	ck_assert_str_eq(ctx.session_outcome, "valid");
+	pipeline_done(&ctx);
+	http_msg_clear(&req);
+}
+
+/* A worker: the same cookie twice (a miss, then a hit), then it stays alive
+ * (its cache with it) until the main thread has scraped. */
+static void *cache_worker(void *arg)
+{
+	const struct cache_job *j = arg;
+	pipe_request(j);
+	pipe_request(j);
+	pthread_barrier_wait(j->counted);
+	pthread_barrier_wait(j->scraped);
+	return NULL;
+}
+
+START_TEST(session_cache_summed_over_workers)
+{
+	char err[256];
+	struct sg_config *cfg;
+	ck_assert_int_eq(cfgload_buffer("t.yaml", cache_yaml, strlen(cache_yaml),
+					CFGLOAD_NO_SECRETS, &cfg, err, sizeof(err)),
+			 0);
+	cfg->session.secret.ptr = (unsigned char *)strdup("secret");
+	cfg->session.secret.len = 6;
+	void *pconf = pipeline_conf_new(cfg);
+	ck_assert_ptr_nonnull(pconf);
+	signer *sg;
+	char *cookie;
+	size_t clen;
+	const char *text = "{\"_user_id\":\"42\"}";
+	ck_assert_int_eq(signer_new(SIGNER_SHA1, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, 14, &sg), 0);
+	ck_assert_int_eq(signer_add_key(sg, "secret", 6), 0);
+	ck_assert_int_eq(
+	    flask_encode_text(sg, NULL, text, strlen(text), (int64_t)time(NULL), &cookie, &clen),
+	    0);
+	signer_free(sg);
+
+	char *t = render(NULL);
+	double h0 = sample(t, "sessiongate_session_cache_hits_total");
+	double m0 = sample(t, "sessiongate_session_cache_misses_total");
+	double e0 = sample(t, "sessiongate_session_cache_entries");
+	ck_assert(h0 >= 0 && m0 >= 0 && e0 >= 0); /* present before any request */
+	ck_assert_ptr_nonnull(strstr(t, "# HELP sessiongate_session_cache_hits_total "));
+	ck_assert_ptr_nonnull(strstr(t, "# TYPE sessiongate_session_cache_hits_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(t, "# TYPE sessiongate_session_cache_misses_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(t, "# TYPE sessiongate_session_cache_entries gauge\n"));
+	free(t);
+
+	enum { NW = 3 };
+	pthread_barrier_t counted, scraped;
+	pthread_barrier_init(&counted, NULL, NW + 1);
+	pthread_barrier_init(&scraped, NULL, NW + 1);
+	struct cache_job job = {cfg, pconf, cookie, &counted, &scraped};
+	pthread_t th[NW];
+	for (int i = 0; i < NW; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, cache_worker, &job), 0);
+	pthread_barrier_wait(&counted);
+	t = render(NULL);
+	/* every worker has its own cache: one miss and one hit each */
+	ck_assert_double_eq(sample(t, "sessiongate_session_cache_hits_total") - h0, NW);
+	ck_assert_double_eq(sample(t, "sessiongate_session_cache_misses_total") - m0, NW);
+	ck_assert_double_eq(sample(t, "sessiongate_session_cache_entries") - e0, NW);
+	free(t);
+	pthread_barrier_wait(&scraped);
+	for (int i = 0; i < NW; i++)
+		pthread_join(th[i], NULL);
+	/* exited workers' caches are freed; what they counted stays */
+	t = render(NULL);
+	ck_assert_double_eq(sample(t, "sessiongate_session_cache_entries"), e0);
+	ck_assert_double_eq(sample(t, "sessiongate_session_cache_hits_total") - h0, NW);
+	free(t);
+	pthread_barrier_destroy(&counted);
+	pthread_barrier_destroy(&scraped);
+	free(cookie);
+	pipeline_conf_free(pconf);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(request_ids)
 {
 	char a[ACCESSLOG_REQUEST_ID_LEN + 1], b[ACCESSLOG_REQUEST_ID_LEN + 1];
@@ -238,6 +363,7 @@ int main(void)
 	tcase_add_test(tc, threads_are_summed);
 	tcase_add_test(tc, pipeline_deltas_by_backend);
 	tcase_add_test(tc, state_and_format);
+	tcase_add_test(tc, session_cache_summed_over_workers);
 	tcase_add_test(tc, request_ids);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
