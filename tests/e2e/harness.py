@@ -253,6 +253,60 @@ class TestCase(unittest.TestCase):
         return dm
 
 
+def session_set_cookies(resp, name="session"):
+    """Every Set-Cookie header of a requests response for the cookie name, as sent."""
+    return [h for h in resp.raw.headers.getlist("Set-Cookie")
+            if h.split("=", 1)[0].strip() == name]
+
+
+class SessionTestCase(TestCase):
+    """For tests that share one Flask session through a requests client's
+    cookie jar behind self.sg, checking the jar with real Flask."""
+
+    def client(self):
+        import requests  # only the session tests need it
+        c = requests.Session()
+        self.addCleanup(c.close)
+        return c
+
+    def url(self, path, sg=None):
+        return f"http://127.0.0.1:{(sg or self.sg).port}{path}"
+
+    def jar(self, c):
+        """The session the client's cookie holds, loaded by real Flask."""
+        from flask_cookie import flask_load  # imports Flask: only where needed
+        value = c.cookies.get("session")
+        if value is None:
+            return {}
+        loaded = flask_load(value, SECRET, int(time.time()))
+        self.assertIsNotNone(loaded, f"real Flask refuses the client's cookie {value!r}")
+        return loaded
+
+    def assertJar(self, c, expected):
+        self.assertEqual(self.jar(c), expected)
+
+    def one_cookie(self, r):
+        sc = session_set_cookies(r)
+        self.assertEqual(len(sc), 1, sc)
+        return sc[0]
+
+    def no_cookie(self, r):
+        self.assertEqual(session_set_cookies(r), [])
+
+    def log_mark(self):
+        return len(self.sg.log())
+
+    def wait_log(self, mark, needle, sg=None):
+        """Waits up to 5 s for needle in sg's log after mark."""
+        sg = sg or self.sg
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if needle in sg.log()[mark:]:
+                return
+            time.sleep(0.02)
+        self.fail(f"{needle!r} not logged:\n{sg.log()[mark:]}")
+
+
 # ---- raw HTTP over sockets (for what http.client will not send) ----
 
 def raw_connect(port, timeout=10):

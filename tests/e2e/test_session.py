@@ -12,7 +12,6 @@ import sys
 import time
 import unittest
 
-import requests
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
 
@@ -29,12 +28,6 @@ def cookie_ts(value):
     """The itsdangerous timestamp inside a cookie value."""
     ts = value.rsplit(".", 2)[1]
     return int.from_bytes(base64.urlsafe_b64decode(ts + "=" * (-len(ts) % 4)), "big")
-
-
-def session_set_cookies(resp, name="session"):
-    """Every Set-Cookie header for the session cookie, as sent."""
-    return [h for h in resp.raw.headers.getlist("Set-Cookie")
-            if h.split("=", 1)[0].strip() == name]
 
 
 def flask_emits(config, ts, data=None, clear_cookie=None):
@@ -67,7 +60,7 @@ def flask_emits(config, ts, data=None, clear_cookie=None):
     return [h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session=")]
 
 
-class SessionTest(harness.TestCase):
+class SessionTest(harness.SessionTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -108,14 +101,6 @@ class SessionTest(harness.TestCase):
 
     # ---- helpers ----
 
-    def client(self):
-        c = requests.Session()
-        self.addCleanup(c.close)
-        return c
-
-    def url(self, path, sg=None):
-        return f"http://127.0.0.1:{(sg or self.sg).port}{path}"
-
     def get(self, c, path, **kw):
         r = c.get(self.url(path), timeout=10, **kw)
         self.assertEqual(r.status_code, 200, r.text)
@@ -141,40 +126,8 @@ class SessionTest(harness.TestCase):
     def flask_session(self, c):
         return self.get(c, "/flask/echo").json()["session"]
 
-    def jar(self, c):
-        """The session the client's cookie holds, loaded by real Flask."""
-        value = c.cookies.get("session")
-        if value is None:
-            return {}
-        loaded = flask_load(value, SECRET, int(time.time()))
-        self.assertIsNotNone(loaded, "real Flask refuses the client's cookie")
-        return loaded
-
-    def assertJar(self, c, expected):
-        self.assertEqual(self.jar(c), expected)
-
-    def one_cookie(self, r):
-        sc = session_set_cookies(r)
-        self.assertEqual(len(sc), 1, sc)
-        return sc[0]
-
-    def no_cookie(self, r):
-        self.assertEqual(session_set_cookies(r), [])
-
-    def log_mark(self):
-        return len(self.sg.log())
-
     def log_since(self, mark):
         return self.sg.log()[mark:]
-
-    def wait_log(self, mark, needle, sg=None):
-        sg = sg or self.sg
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if needle in sg.log()[mark:]:
-                return
-            time.sleep(0.02)
-        self.fail(f"{needle!r} not logged:\n{sg.log()[mark:]}")
 
     # ---- sharing ----
 

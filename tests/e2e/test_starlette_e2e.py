@@ -12,14 +12,11 @@ import http.client
 import json
 import os
 import sys
-import time
 import unittest
 
-import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from flask_cookie import flask_load  # noqa: E402
 
 APPS = os.path.join(harness.HERE, "apps")
 SECRET = harness.SECRET  # the Flask SECRET_KEY, also sg2's Starlette key (the default)
@@ -28,13 +25,7 @@ ST_SECRET = "st\u00e4rlette-e2e-\u043a\u043b\u044e\u0447".encode()
 WRONG_SECRET = b"not-the-starlette-key"
 
 
-def session_set_cookies(resp, name="session"):
-    """Every Set-Cookie header for the cookie name, as sent."""
-    return [h for h in resp.raw.headers.getlist("Set-Cookie")
-            if h.split("=", 1)[0].strip() == name]
-
-
-class StarletteE2E(harness.TestCase):
+class StarletteE2E(harness.SessionTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -85,14 +76,6 @@ class StarletteE2E(harness.TestCase):
 
     # ---- helpers ----
 
-    def client(self):
-        c = requests.Session()
-        self.addCleanup(c.close)
-        return c
-
-    def url(self, path, sg=None):
-        return f"http://127.0.0.1:{(sg or self.sg).port}{path}"
-
     def call(self, c, method, path, sg=None, **kw):
         r = c.request(method, self.url(path, sg), timeout=10, **kw)
         self.assertEqual(r.status_code, 200, r.text)
@@ -114,24 +97,11 @@ class StarletteE2E(harness.TestCase):
         return {k: v.get("value", v.get("items")) for k, v in self.flask_session(c, sg).items()}
 
     def jar(self, c):
-        """The session the client's cookie holds, loaded by real Flask."""
+        """The session the client's cookie holds; no other cookie ever reaches it."""
         names = [k.name for k in c.cookies]
         self.assertLessEqual(set(names), {"session"}, names)
         self.assertLessEqual(len(names), 1, names)
-        value = c.cookies.get("session")
-        if value is None:
-            return {}
-        loaded = flask_load(value, SECRET, int(time.time()))
-        self.assertIsNotNone(loaded, f"real Flask refuses the client's cookie {value!r}")
-        return loaded
-
-    def assertJar(self, c, expected):
-        self.assertEqual(self.jar(c), expected)
-
-    def one_cookie(self, r):
-        sc = session_set_cookies(r)
-        self.assertEqual(len(sc), 1, sc)
-        return sc[0]
+        return super().jar(c)
 
     def no_cookie(self, r):
         self.assertEqual(r.raw.headers.getlist("Set-Cookie"), [])
@@ -140,15 +110,6 @@ class StarletteE2E(harness.TestCase):
         sc = self.one_cookie(r)
         self.assertIn("Max-Age=0", sc)
         self.assertTrue(sc.startswith("session=;"), sc)
-
-    def wait_log(self, mark, needle, sg=None):
-        sg = sg or self.sg
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if needle in sg.log()[mark:]:
-                return
-            time.sleep(0.02)
-        self.fail(f"{needle!r} not logged:\n{sg.log()[mark:]}")
 
     def metric(self, line_prefix):
         """The value of one sample of sg's /metrics (0 when absent)."""
