@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -305,6 +306,67 @@ class SessionTestCase(TestCase):
                 return
             time.sleep(0.02)
         self.fail(f"{needle!r} not logged:\n{sg.log()[mark:]}")
+
+
+class ThreadedServer:
+    """A raw TCP server on 127.0.0.1 for backends that misbehave on purpose:
+    one thread per connection runs self._serve(sock). Subclasses set their
+    own state before calling __init__ (the accept thread starts in it)."""
+
+    def __init__(self, backlog=64):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        raise NotImplementedError
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+class ProbeTestCase(TestCase):
+    """Raw requests sessiongate must refuse: each gets its status and a
+    close, and the request pipelined behind it (SMUGGLED) is neither answered
+    nor forwarded to self.be (an echo backend recording complete requests)."""
+
+    PROBES = []  # (name, raw request, expected status)
+    # Refused while streaming the body, after the head went out: self.be may
+    # have recorded it.
+    HEAD_FORWARDED = frozenset()
+
+    def probe(self, name, raw, status):
+        self.be.clear()
+        resp = raw_request(self.sg.port, raw + SMUGGLED, timeout=5)
+        self.assertTrue(resp.startswith(b"HTTP/1.1 %d " % status), f"{name}: {resp[:120]!r}")
+        self.assertIn(b"Connection: close", resp.split(b"\r\n\r\n")[0], name)
+        self.assertEqual(resp.count(b"HTTP/1.1 "), 1, f"{name}: pipelined request answered")
+        time.sleep(0.05)
+        got = self.be.received()
+        self.assertFalse(any(r["target"] == "/smuggled" for r in got), f"{name}: smuggled")
+        if name not in self.HEAD_FORWARDED:
+            self.assertEqual(got, [], f"{name}: reached the backend")
+
+    def test_probes(self):
+        for name, raw, status in self.PROBES:
+            with self.subTest(name):
+                self.probe(name, raw, status)
 
 
 # ---- raw HTTP over sockets (for what http.client will not send) ----

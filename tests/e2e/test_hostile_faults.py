@@ -36,27 +36,13 @@ BAD_RESPONSES = [
 ]
 
 
-class FaultBackend:
+class FaultBackend(harness.ThreadedServer):
     """A backend misbehaving by request path (see handle)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"127.0.0.1:{self.port}"
-        self.stopped = False
         self.hits = {}
         self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        super().__init__(backlog=256)
 
     def _serve(self, c):
         try:
@@ -122,10 +108,6 @@ class FaultBackend:
             return False
         c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         return True
-
-    def stop(self):
-        self.stopped = True
-        self.sock.close()
 
 
 def fds(pid):
