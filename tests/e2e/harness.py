@@ -253,6 +253,20 @@ class TestCase(unittest.TestCase):
         wait_port(port, dm.proc, log=dm.log_path)
         return dm
 
+    def in_thread(self, fn):
+        """Runs fn in a thread joined (30 s at most) when the test ends."""
+        t = threading.Thread(target=fn)
+        t.start()
+        self.addCleanup(t.join, 30)
+        return t
+
+    def wait_received(self, backend, prefix, msg=None, timeout=10):
+        """Waits until backend recorded a request whose target starts with prefix."""
+        deadline = time.monotonic() + timeout
+        while not any(r["target"].startswith(prefix) for r in backend.received()):
+            self.assertLess(time.monotonic(), deadline, msg)
+            time.sleep(0.01)
+
 
 def session_set_cookies(resp, name="session"):
     """Every Set-Cookie header of a requests response for the cookie name, as sent."""

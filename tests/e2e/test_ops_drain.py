@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 
 import harness
@@ -69,13 +68,8 @@ class Drain(harness.TestCase):
             finally:
                 c.close()
         self.be.clear()
-        t = threading.Thread(target=run)
-        t.start()
-        self.addCleanup(t.join, 30)
-        deadline = time.monotonic() + 10
-        while not any(r["target"].startswith("/slow") for r in self.be.received()):
-            self.assertLess(time.monotonic(), deadline, "the slow request never reached the backend")
-            time.sleep(0.01)
+        t = self.in_thread(run)
+        self.wait_received(self.be, "/slow", "the slow request never reached the backend")
         return t
 
     def refused(self):

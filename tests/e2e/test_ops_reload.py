@@ -132,13 +132,8 @@ class Reload(harness.TestCase):
             finally:
                 c.close()
         self.one.clear()
-        t = threading.Thread(target=slow)
-        t.start()
-        self.addCleanup(t.join, 30)
-        deadline = time.monotonic() + 10
-        while not any(r["target"].startswith("/slow") for r in self.one.received()):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.01)
+        t = self.in_thread(slow)
+        self.wait_received(self.one, "/slow")
         self.reload(self.config_text(r_backend="two"))
         self.assertEqual(self.metrics().get("sessiongate_config_generation"), gen + 1)
         self.assertEqual(self.whoami(), "two")
