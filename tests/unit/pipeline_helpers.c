@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void th_set_bytes(struct sg_bytes *b, const char *s)
 {
@@ -103,4 +104,14 @@ void th_run_free(struct th_run *r)
 	pipeline_done(&r->ctx);
 	http_msg_clear(&r->req);
 	http_msg_clear(&r->resp);
+}
+
+char *th_session_line(const signer *s, const char *text)
+{
+	char *v = th_flask_sign(s, text, time(NULL));
+	size_t n = strlen(v) + 32;
+	char *line = malloc(n);
+	snprintf(line, n, "Cookie: session=%s\r\n", v);
+	free(v);
+	return line;
 }

@@ -35,6 +35,10 @@ char *th_hdr(const struct http_msg *m, const char *name);
 /* How many name headers m has (match: HTTP_MATCH_* flags). */
 unsigned th_hdr_count(const struct http_msg *m, const char *name, unsigned match);
 
+/* "Cookie: session=<value>\r\n" for the session JSON text signed by s now
+ * (free it). */
+char *th_session_line(const signer *s, const char *text);
+
 /* One request (and maybe its response) through the pipeline. */
 struct th_run {
 	const struct th_pipe *pipe;

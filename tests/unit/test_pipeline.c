@@ -158,22 +158,18 @@ START_TEST(test_refused_cookies)
 		th_run_free(&r);
 	}
 	/* a session that is not a JSON object */
-	char *c = sign("[1]");
-	char line[256];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", c);
+	char *line = th_session_line(sgn, "[1]");
 	struct th_run r;
 	run(&r, 0, line, "");
 	ck_assert_str_eq(r.ctx.session_outcome, "malformed");
 	th_run_free(&r);
-	free(c);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_patches)
 {
-	char *c = sign("{\"a\":1,\"b\":{\" b\":\"AAE=\"}}");
-	char line[512];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", c);
+	char *line = th_session_line(sgn, "{\"a\":1,\"b\":{\" b\":\"AAE=\"}}");
 	struct th_run r;
 	run(&r, 0, line,
 	    "X-Session-Patch: {\"a\":2}\r\nX-Session-Patch: garbage\r\n"
@@ -216,16 +212,15 @@ START_TEST(test_patches)
 	ck_assert_ptr_null(s);
 	ck_assert(!r.ctx.resigned);
 	th_run_free(&r);
-	free(c);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_cookie_backend_set_cookie)
 {
-	char *c = sign("{\"a\":1,\"keep\":true}");
+	char *line = th_session_line(sgn, "{\"a\":1,\"keep\":true}");
 	char *mine = sign("{\"a\":1,\"b\":2,\"keep\":true}");
-	char line[512], resp[512];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", c);
+	char resp[512];
 	snprintf(resp, sizeof(resp), "Set-Cookie: other=1\r\nSet-Cookie: session=%s; Path=/\r\n",
 		 mine);
 	struct th_run r;
@@ -259,7 +254,7 @@ START_TEST(test_cookie_backend_set_cookie)
 	run(&r, 0, line, resp);
 	ck_assert_uint_eq(th_hdr_count(&r.resp, "set-cookie", 0), 1);
 	th_run_free(&r);
-	free(c);
+	free(line);
 	free(mine);
 }
 END_TEST
@@ -298,9 +293,7 @@ START_TEST(test_header_max)
 {
 	char big[400];
 	snprintf(big, sizeof(big), "{\"a\":\"%0300d\"}", 0);
-	char *c = sign(big);
-	char line[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", c);
+	char *line = th_session_line(sgn, big);
 	struct th_run r;
 	run(&r, 0, line, NULL);
 	ck_assert_int_eq(r.req_status, 431);
@@ -311,7 +304,7 @@ START_TEST(test_header_max)
 	ck_assert_int_eq(r.req_status, 0);
 	ck_assert_uint_eq(th_hdr_count(&r.req, "x-session", 0), 0);
 	th_run_free(&r);
-	free(c);
+	free(line);
 }
 END_TEST
 

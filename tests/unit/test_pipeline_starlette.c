@@ -191,9 +191,8 @@ END_TEST
 
 START_TEST(test_resign_is_no_change)
 {
-	char *fc = flask_cookie(TUPLE_SESSION);
-	char line[1024], resp[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", fc);
+	char *line = th_session_line(sgn, TUPLE_SESSION);
+	char resp[1024];
 	uint64_t applied = counter(PC_SET_COOKIE_APPLIED);
 	/* 0.26: the same payload, re-signed later (its clock may be ahead) */
 	char *again = st_cookie(stk, "{\"a\":1,\"t\":[1,2]}", time(NULL) + 30);
@@ -219,15 +218,14 @@ START_TEST(test_resign_is_no_change)
 	ck_assert_uint_eq(counter(PC_SET_COOKIE_APPLIED), applied + 1);
 	th_run_free(&r);
 	free(again);
-	free(fc);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_change_keeps_flask_types)
 {
-	char *fc = flask_cookie(TUPLE_SESSION);
-	char line[1024], resp[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", fc);
+	char *line = th_session_line(sgn, TUPLE_SESSION);
+	char resp[1024];
 	char *after = st_cookie(stk, "{\"a\":2,\"t\":[1,2],\"n\":{\" t\":1}}", time(NULL));
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/; httponly\r\n", after);
 	struct th_run r;
@@ -251,15 +249,13 @@ START_TEST(test_change_keeps_flask_types)
 	free(s);
 	th_run_free(&r);
 	free(after);
-	free(fc);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_deletion)
 {
-	char *fc = flask_cookie(TUPLE_SESSION);
-	char line[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", fc);
+	char *line = th_session_line(sgn, TUPLE_SESSION);
 	struct th_run r;
 	run_req(&r, B_ST, line);
 	th_run_resp(&r, "Set-Cookie: session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
@@ -268,15 +264,14 @@ START_TEST(test_deletion)
 	ck_assert_str_eq(s, ""); /* a Flask deletion cookie */
 	free(s);
 	th_run_free(&r);
-	free(fc);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_refused_set_cookies)
 {
-	char *fc = flask_cookie(TUPLE_SESSION);
-	char line[1024], resp[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", fc);
+	char *line = th_session_line(sgn, TUPLE_SESSION);
+	char resp[1024];
 	uint64_t bad = counter(PC_REJECT_BAD_COOKIE), unexp = counter(PC_REJECT_UNEXPECTED);
 	char *forged = st_cookie(stwrong, "{\"a\":2}", time(NULL));
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\nSet-Cookie: x=1\r\n",
@@ -298,15 +293,14 @@ START_TEST(test_refused_set_cookies)
 	ck_assert_uint_eq(counter(PC_REJECT_UNEXPECTED), unexp + 1);
 	ck_assert_uint_eq(hdr_count(&r.resp, "set-cookie"), 0);
 	th_run_free(&r);
-	free(fc);
+	free(line);
 }
 END_TEST
 
 START_TEST(test_write_policy)
 {
-	char *fc = flask_cookie(TUPLE_SESSION);
-	char line[1024], resp[1024];
-	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", fc);
+	char *line = th_session_line(sgn, TUPLE_SESSION);
+	char resp[1024];
 	uint64_t forbidden = counter(PC_REJECT_FORBIDDEN);
 	char *after = st_cookie(stk, "{\"a\":5,\"t\":[1,2],\"api_x\":1}", time(NULL));
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
@@ -334,7 +328,7 @@ START_TEST(test_write_policy)
 	free(s);
 	th_run_free(&r);
 	free(after);
-	free(fc);
+	free(line);
 }
 END_TEST
 
