@@ -36,6 +36,7 @@ struct ynode {
 
 struct ld {
 	const char *name;
+	const char *dir; /* relative key file paths resolve against it; NULL: the cwd */
 	char *err;
 	size_t errlen;
 	struct sg_config *cfg;
@@ -1059,6 +1060,39 @@ static int copy_bytes(const struct sg_bytes *src, struct sg_bytes *dst)
 	return 0;
 }
 
+/* A relative key file path resolves against the configuration file's
+ * directory (as nginx does against its prefix), not the working directory,
+ * which under systemd is /. The config keeps the resolved path, so errors
+ * name the file actually read. */
+static int resolve_path(struct ld *l, char **path)
+{
+	if (!l->dir || !*path || !**path || (*path)[0] == '/')
+		return 0;
+	size_t dn = strlen(l->dir), pn = strlen(*path);
+	if (dn && l->dir[dn - 1] == '/') /* "/": no "//key" */
+		dn--;
+	char *full = malloc(dn + 1 + pn + 1);
+	if (!full)
+		return SG_ENOMEM;
+	memcpy(full, l->dir, dn);
+	full[dn] = '/';
+	memcpy(full + dn + 1, *path, pn + 1);
+	free(*path);
+	*path = full;
+	return 0;
+}
+
+static int resolve_key_paths(struct ld *l)
+{
+	struct sg_session_conf *s = &l->cfg->session;
+	int rc = resolve_path(l, &s->secret_key_file);
+	for (size_t i = 0; !rc && i < s->nfallback; i++)
+		rc = resolve_path(l, &s->fallback_key_files[i]);
+	for (size_t i = 0; !rc && i < l->cfg->nbackends; i++)
+		rc = resolve_path(l, &l->cfg->backends[i].starlette_secret_key_file);
+	return rc;
+}
+
 static int load_secrets(struct ld *l)
 {
 	struct sg_config *c = l->cfg;
@@ -1105,10 +1139,11 @@ static unsigned cpu_count(void)
 	return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
-int cfgload_buffer(const char *name, const char *buf, size_t len, unsigned flags,
-		   struct sg_config **ret, char *err, size_t errlen)
+/* cfgload_buffer, with dir (NULL: the cwd) for relative key file paths. */
+static int load(const char *name, const char *dir, const char *buf, size_t len, unsigned flags,
+		struct sg_config **ret, char *err, size_t errlen)
 {
-	struct ld l = {.name = name ? name : "(config)", .err = err, .errlen = errlen};
+	struct ld l = {.name = name ? name : "(config)", .dir = dir, .err = err, .errlen = errlen};
 	if (err && errlen)
 		err[0] = '\0';
 	if (len > SG_CONFIG_MAX_BYTES)
@@ -1127,6 +1162,8 @@ int cfgload_buffer(const char *name, const char *buf, size_t len, unsigned flags
 		if ((rc = config_validate(l.cfg, &p)) == SG_EINVAL)
 			errat(&l, problem_node(&l, p.section, p.index, p.key), "%s", p.msg);
 	}
+	if (rc == 0)
+		rc = resolve_key_paths(&l);
 	if (rc == 0 && !(flags & CFGLOAD_NO_SECRETS))
 		rc = load_secrets(&l);
 	if (rc == 0 && l.cfg->workers == 0)
@@ -1140,6 +1177,12 @@ int cfgload_buffer(const char *name, const char *buf, size_t len, unsigned flags
 	}
 	*ret = l.cfg;
 	return 0;
+}
+
+int cfgload_buffer(const char *name, const char *buf, size_t len, unsigned flags,
+		   struct sg_config **ret, char *err, size_t errlen)
+{
+	return load(name, NULL, buf, len, flags, ret, err, errlen);
 }
 
 int cfgload_file(const char *path, struct sg_config **ret, char *err, size_t errlen)
@@ -1185,7 +1228,17 @@ int cfgload_file(const char *path, struct sg_config **ret, char *err, size_t err
 		}
 	}
 	close(fd);
-	int rc = cfgload_buffer(path, buf, len, 0, ret, err, errlen);
+	/* the directory part of path, "a/b.yaml" -> "a", "/b.yaml" -> "/"; none
+	 * for "b.yaml": relative to the cwd already */
+	char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	if (slash && !(dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))) {
+		free(buf);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return SG_ENOMEM;
+	}
+	int rc = load(path, dir, buf, len, 0, ret, err, errlen);
+	free(dir);
 	free(buf);
 	return rc;
 }

@@ -10,7 +10,9 @@
 /* Flags for cfgload_buffer */
 #define CFGLOAD_NO_SECRETS 0x1 /* do not read key files (tests, fuzzing); secrets stay empty */
 
-/* Loads, validates and reads the secrets of the YAML file at path. On success
+/* Loads, validates and reads the secrets of the YAML file at path; relative
+ * key file paths resolve against path's directory (and are stored resolved in
+ * the config). On success
  * stores a complete config in *ret (free with config_free) and returns 0. On
  * failure returns a negative enum sg_err and writes one line without a
  * trailing newline to err, always "FILE:LINE:COLUMN: what was expected", e.g.

@@ -1,10 +1,12 @@
 /* tests/unit/test_cfgload.c — the YAML loader: the issue-3 shape, defaults,
- * ${ENV}, secrets, and broken configs reported at the exact line:column. */
+ * ${ENV}, secrets (relative paths too), and broken configs
+ * reported at the exact line:column. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfgload.h"
@@ -470,6 +472,113 @@ START_TEST(test_file)
 }
 END_TEST
 
+/* path (in a fresh dir) with text; mode as given. */
+static void put_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void rm_files(const char *dir, const char *const *names)
+{
+	char path[256];
+	for (; *names; names++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		unlink(path);
+	}
+}
+
+/* Relative key file paths resolve against the config file's directory,
+ * whatever the working directory; absolute and ${ENV} ones are unchanged. */
+START_TEST(test_relative_key_paths)
+{
+	char dir[64] = "/tmp/sg-rel-XXXXXX", sub[96], want[512], err[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/keys", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	put_file(sub, "flask", "rel-flask\n", 0600);
+	put_file(dir, "old", "rel-old", 0600);
+	put_file(dir, "st", "rel-st", 0600);
+	put_file(dir, "conf.yaml",
+		 "listen: 127.0.0.1:1\n"
+		 "session:\n"
+		 "  secret_key_file: keys/flask\n"
+		 "  fallback_key_files:\n"
+		 "    - old\n"
+		 "    - ${SG_TEST_SECRET}\n"
+		 "backends: [{name: b, servers: [127.0.0.1:2], session: starlette,\n"
+		 "            starlette_secret_key_file: ./st}]\n"
+		 "routes: [{prefix: /, backend: b}]\n",
+		 0600);
+	put_file(dir, "missing.yaml",
+		 "listen: 127.0.0.1:1\n"
+		 "session:\n"
+		 "  secret_key_file: nope\n"
+		 "backends: [{name: b, servers: [127.0.0.1:2]}]\n"
+		 "routes: [{prefix: /, backend: b}]\n",
+		 0600);
+	char cwd[512], path[160];
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir("/"), 0); /* as under systemd */
+	snprintf(path, sizeof(path), "%s/conf.yaml", dir);
+	struct sg_config *c = NULL;
+	ck_assert_msg(cfgload_file(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_mem_eq(c->session.secret.ptr, "rel-flask", 9);
+	ck_assert_uint_eq(c->session.secret.len, 9);
+	ck_assert_mem_eq(c->session.fallback_secrets[0].ptr, "rel-old", 7);
+	ck_assert_mem_eq(c->session.fallback_secrets[1].ptr, "s3cret", 6);
+	ck_assert_mem_eq(c->backends[0].starlette_secret.ptr, "rel-st", 6);
+	/* the config holds the paths actually read */
+	snprintf(want, sizeof(want), "%s/keys/flask", dir);
+	ck_assert_str_eq(c->session.secret_key_file, want);
+	ck_assert_str_eq(c->session.fallback_key_files[1], secret_path);
+	config_free(c);
+
+	/* a missing one: named resolved, at the node that wrote it */
+	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
+	ck_assert_int_lt(cfgload_file(path, &c, err, sizeof(err)), 0);
+	snprintf(want, sizeof(want),
+		 "%s:3:20: cannot read secret key file \"%s/nope\": No such file or directory",
+		 path, dir);
+	ck_assert_str_eq(err, want);
+
+	/* a relative config path: its directory, relative to the cwd */
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(chdir(".."), 0);
+	snprintf(path, sizeof(path), "%s/conf.yaml", strrchr(dir, '/') + 1);
+	ck_assert_msg(cfgload_file(path, &c, err, sizeof(err)) == 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/keys/flask", strrchr(dir, '/') + 1);
+	ck_assert_str_eq(c->session.secret_key_file, want);
+	config_free(c);
+	/* a config file in the cwd, and configs from memory: the cwd, as before */
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_msg(cfgload_file("conf.yaml", &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c->session.secret_key_file, "keys/flask");
+	config_free(c);
+	const char *y = "listen: 127.0.0.1:1\n"
+			"session: {secret_key_file: old}\n"
+			"backends: [{name: b, servers: [127.0.0.1:2]}]\n"
+			"routes: [{prefix: /, backend: b}]\n";
+	c = load(y, 0);
+	ck_assert_str_eq(c->session.secret_key_file, "old");
+	ck_assert_mem_eq(c->session.secret.ptr, "rel-old", 7);
+	config_free(c);
+
+	ck_assert_int_eq(chdir(cwd), 0);
+	static const char *const names[] = {"old", "st", "conf.yaml", "missing.yaml", NULL};
+	static const char *const keys[] = {"flask", NULL};
+	rm_files(sub, keys);
+	rm_files(dir, names);
+	rmdir(sub);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_limits)
 {
 	/* deep nesting and huge documents are refused, not recursed into */
@@ -518,6 +627,7 @@ int main(void)
 	tcase_add_test(tc, test_secret_errors);
 	tcase_add_test(tc, test_fallback_position);
 	tcase_add_test(tc, test_file);
+	tcase_add_test(tc, test_relative_key_paths);
 	tcase_add_test(tc, test_limits);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
