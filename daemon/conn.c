@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "sockread.h"
 #include "upstream.h"
 
 /* Stop reading a source once its destination holds this much: what bounds
@@ -82,7 +83,8 @@ struct req {
 struct conn {
 	struct worker *w;
 	TAILQ_ENTRY(conn) entry;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* buffers, writes, callbacks */
+	struct sockread *rd;     /* reads (runs bev's callbacks): no FIONREAD */
 	struct event *timer; /* header deadline; linger */
 	struct req *req;
 	enum conn_state state;
@@ -154,10 +156,18 @@ static void bev_written(struct bufferevent *bev)
 
 /* Reading stays on while a request is in flight (pipelined bytes wait in
  * the input buffer, bounded by conn_input_cap): no epoll_ctl per request. */
-static void bev_read_on(struct bufferevent *bev)
+static void read_on(struct sockread *rd)
 {
-	if (!(bufferevent_get_enabled(bev) & EV_READ))
-		bufferevent_enable(bev, EV_READ);
+	if (!sockread_enabled(rd))
+		sockread_enable(rd);
+}
+
+/* bufferevent_set_timeouts for a socket read by sockread: the read half
+ * goes to rd, the write half stays on bev. */
+static void set_timeouts(struct bufferevent *bev, struct sockread *rd, const struct timeval *tv)
+{
+	bufferevent_set_timeouts(bev, NULL, tv);
+	sockread_set_timeout(rd, tv);
 }
 
 static const struct sg_config *conn_cfg(const struct conn *c)
@@ -236,6 +246,7 @@ void conn_close(struct conn *c)
 	if (!c)
 		return;
 	req_free(c, c->req);
+	sockread_free(c->rd); /* while the fd is open */
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->timer)
@@ -274,7 +285,7 @@ static void closing_write_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, linger_read_cb, NULL, linger_event_cb, c);
 	struct timeval tv = ms_tv(CONN_LINGER_MS);
 	evtimer_add(c->timer, &tv);
-	bufferevent_enable(bev, EV_READ);
+	sockread_enable(c->rd);
 }
 
 /* Stops the request, lets the client output drain, then closes. */
@@ -284,11 +295,11 @@ static void conn_finish_close(struct conn *c)
 	c->req = NULL;
 	c->state = CS_CLOSING;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
+	sockread_disable(c->rd);
 	bufferevent_setcb(c->bev, linger_read_cb, closing_write_cb, linger_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	struct timeval tv = ms_tv(conn_cfg(c)->idle_timeout_ms);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	set_timeouts(c->bev, c->rd, &tv);
 	bev_flush(c->bev); /* a remainder arms EV_WRITE: closing_write_cb follows */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		closing_write_cb(c->bev, c);
@@ -365,7 +376,7 @@ static void conn_reply(struct conn *c, int status, const char *why, bool keep)
 	bev_flush(c->bev); /* after the accounting, as in conn_response_done */
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
-		bev_read_on(c->bev);
+		read_on(c->rd);
 	conn_process(c);
 }
 
@@ -386,7 +397,7 @@ static void conn_response_done(struct conn *c)
 	bev_flush(c->bev);
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
-		bev_read_on(c->bev);
+		read_on(c->rd);
 	conn_process(c);
 }
 
@@ -439,23 +450,26 @@ static void conn_pump_response(struct conn *c)
 	}
 	bev_flush(c->bev);
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
-		bufferevent_disable(r->up->bev, EV_READ); /* resumed by conn_write_cb */
+		sockread_disable(r->up->rd); /* resumed by conn_write_cb */
 	else if (!r->up_eof)
-		bev_read_on(r->up->bev);
+		read_on(r->up->rd);
 }
 
 static void tunnel_start(struct conn *c);
 
-/* One side of a tunnel closed: flush what it sent to the other side, then
- * close both (no half-open tunnels to keep track of). */
-static void tunnel_end(struct conn *c, struct bufferevent *from, struct bufferevent *to,
-		       short what)
+/* One side of a tunnel closed (the client's when from_client): flush what
+ * it sent to the other side, then close both (no half-open tunnels to keep
+ * track of). */
+static void tunnel_end(struct conn *c, bool from_client, short what)
 {
+	struct upstream *up = c->req->up;
+	struct bufferevent *from = from_client ? c->bev : up->bev;
+	struct bufferevent *to = from_client ? up->bev : c->bev;
 	if ((what & BEV_EVENT_EOF) && !c->tunnel_eof) {
 		struct evbuffer *out = bufferevent_get_output(to);
 		evbuffer_add_buffer(out, bufferevent_get_input(from));
 		c->tunnel_eof = true;
-		bufferevent_disable(from, EV_READ);
+		sockread_disable(from_client ? c->rd : up->rd);
 		if (evbuffer_get_length(out) > 0) {
 			bufferevent_setwatermark(to, EV_WRITE, 0, 0);
 			return; /* the write callback closes once flushed */
@@ -565,13 +579,13 @@ static void conn_up_connected(struct conn *c)
 	struct req *r = c->req;
 	struct upstream *up = r->up;
 	struct timeval tv = ms_tv(r->be->response_timeout_ms);
-	bufferevent_set_timeouts(up->bev, &tv, &tv);
+	set_timeouts(up->bev, up->rd, &tv);
 	if (!up->connected) {
 		/* once per connection: pooled ones keep it */
 		bufferevent_setwatermark(up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 		up->connected = true;
 	}
-	bev_read_on(up->bev);
+	read_on(up->rd);
 	if (!r->req_done)
 		conn_pump_request(c);
 	else
@@ -583,7 +597,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	struct req *r = c->req;
 	if (c->state == CS_TUNNEL) {
-		tunnel_end(c, bev, c->bev, what);
+		tunnel_end(c, false, what);
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
@@ -627,7 +641,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
-			bufferevent_disable(bev, EV_READ);
+			sockread_disable(r->up->rd);
 		return;
 	}
 	if (r->resp_head) {
@@ -671,7 +685,7 @@ static void up_write_cb(struct bufferevent *bev, void *arg)
 			conn_close(c);
 			return;
 		}
-		bufferevent_enable(c->bev, EV_READ);
+		sockread_enable(c->rd);
 		return;
 	}
 	bev_written(bev);
@@ -706,20 +720,21 @@ static void conn_connect(struct conn *c)
 	r->server = upstream_name(up);
 	r->p.frame = frame;
 	r->p.out = out;
+	/* a connecting one reads from conn_up_connected on: until then the
+	 * connect's write event reports errors (a readv would consume the
+	 * socket error libevent's connect check looks for) */
 	if (up->connected || up->reused)
 		conn_up_connected(c);
-	else
-		bufferevent_enable(up->bev, EV_READ);
 }
 
 /* ---- request body ---- */
 
 /* Bytes beyond the current request wait in the input buffer; past
- * CONN_IN_HIGH reading pauses until the response is done (bev_read_on). */
+ * CONN_IN_HIGH reading pauses until the response is done (read_on). */
 static void conn_input_cap(struct conn *c)
 {
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= CONN_IN_HIGH)
-		bufferevent_disable(c->bev, EV_READ);
+		sockread_disable(c->rd);
 }
 
 static void conn_pump_request(struct conn *c)
@@ -764,9 +779,9 @@ static void conn_pump_request(struct conn *c)
 		return;
 	}
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
-		bufferevent_disable(c->bev, EV_READ); /* resumed by up_write_cb */
+		sockread_disable(c->rd); /* resumed by up_write_cb */
 	else
-		bev_read_on(c->bev);
+		read_on(c->rd);
 }
 
 /* ---- routing ---- */
@@ -874,8 +889,8 @@ static void conn_route(struct conn *c)
 	c->state = CS_FORWARD;
 	if (m->has_body) {
 		/* the body is read once the upstream is connected; without one
-		 * reading stays on (see bev_read_on) */
-		bufferevent_disable(c->bev, EV_READ);
+		 * reading stays on (see read_on) */
+		sockread_disable(c->rd);
 		if (m->expect_continue) {
 			evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n",
 				     25);
@@ -963,7 +978,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		struct evbuffer *out = bufferevent_get_output(r->up->bev);
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
-			bufferevent_disable(bev, EV_READ);
+			sockread_disable(c->rd);
 		break;
 	}
 	case CS_CLOSING:
@@ -981,7 +996,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_close(c);
 			return;
 		}
-		bufferevent_enable(r->up->bev, EV_READ);
+		sockread_enable(r->up->rd);
 		return;
 	}
 	bev_written(bev);
@@ -994,7 +1009,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	struct req *r = c->req;
 	if (c->state == CS_TUNNEL) {
-		tunnel_end(c, bev, r->up->bev, what);
+		tunnel_end(c, true, what);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -1006,7 +1021,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			if (!r->m.has_body || r->req_done) {
 				/* the request is in: a quiet client while the response
 				 * is awaited (the backend's timeout) or streams is fine */
-				bufferevent_enable(bev, EV_READ);
+				sockread_enable(c->rd);
 				return;
 			}
 			if (!r->resp_started) {
@@ -1047,15 +1062,17 @@ static void tunnel_start(struct conn *c)
 	c->state = CS_TUNNEL;
 	unsigned ms = r->sc->cfg->idle_timeout_ms;
 	struct timeval tv = ms_tv(ms);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_set_timeouts(r->up->bev, &tv, &tv);
+	set_timeouts(c->bev, c->rd, &tv);
+	set_timeouts(r->up->bev, r->up->rd, &tv);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 	bufferevent_setwatermark(r->up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 	/* bytes already read on either side belong to the new protocol */
 	evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(r->up->bev));
 	evbuffer_add_buffer(bufferevent_get_output(r->up->bev), bufferevent_get_input(c->bev));
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_enable(r->up->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_WRITE);
+	bufferevent_enable(r->up->bev, EV_WRITE);
+	sockread_enable(c->rd);
+	sockread_enable(r->up->rd);
 }
 
 /* ---- accept ---- */
@@ -1082,11 +1099,12 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 		strcpy(c->peer, "unknown");
 	}
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->rd = c->bev ? sockread_new(w->base, c->bev) : NULL;
 	c->timer = evtimer_new(w->base, conn_timer_cb, c);
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
 	metrics_client_conn(+1);
-	if (!c->bev || !c->timer) {
+	if (!c->bev || !c->rd || !c->timer) {
 		if (!c->bev)
 			evutil_closesocket(fd);
 		conn_close(c);
@@ -1097,13 +1115,13 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 	const struct sg_config *cfg = w->conf->cfg;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	struct timeval idle = ms_tv(cfg->idle_timeout_ms);
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	set_timeouts(c->bev, c->rd, &idle);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 	bufferevent_disable(c->bev, EV_WRITE); /* armed only for a remainder (bev_flush) */
 	/* a new connection must deliver its first head within header_timeout */
 	struct timeval tv = ms_tv(cfg->header_timeout_ms);
 	evtimer_add(c->timer, &tv);
-	bufferevent_enable(c->bev, EV_READ);
+	sockread_enable(c->rd);
 }
 
 void conn_drain_all(struct worker *w)

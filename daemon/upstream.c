@@ -54,6 +54,7 @@ static unsigned up_slot(const struct upstream *up)
 
 static void up_free(struct upstream *up)
 {
+	sockread_free(up->rd); /* while the fd is open */
 	if (up->bev) {
 		bufferevent_free(up->bev);
 		metrics_upstream_conn(up_slot(up), -1);
@@ -159,6 +160,12 @@ static int connect_new(struct upstream_set *set, unsigned server, struct upstrea
 		up_free(up);
 		return SG_EINVAL;
 	}
+	/* the fd exists only now: reads (and the pool's watch) need it */
+	up->rd = sockread_new(set->base, up->bev);
+	if (!up->rd) {
+		up_free(up);
+		return SG_ENOMEM;
+	}
 	int one = 1;
 	evutil_socket_t fd = bufferevent_getfd(up->bev);
 	if (fd >= 0)
@@ -224,11 +231,12 @@ void upstream_release(struct upstream *up, bool reusable)
 		unsigned ms = set->conf->cfg->idle_timeout_ms;
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		bufferevent_setcb(up->bev, idle_read_cb, NULL, idle_event_cb, up);
-		bufferevent_set_timeouts(up->bev, &tv, NULL);
+		bufferevent_set_timeouts(up->bev, NULL, NULL);
+		sockread_set_timeout(up->rd, &tv);
 		/* reading stays on (no epoll_ctl per request): any byte or EOF
 		 * while idle drops the connection */
-		if (!(bufferevent_get_enabled(up->bev) & EV_READ))
-			bufferevent_enable(up->bev, EV_READ);
+		if (!sockread_enabled(up->rd))
+			sockread_enable(up->rd);
 		if (bufferevent_get_enabled(up->bev) & EV_WRITE)
 			bufferevent_disable(up->bev, EV_WRITE);
 		up->reused = false;

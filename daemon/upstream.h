@@ -10,15 +10,18 @@
 #include <event2/bufferevent.h>
 
 #include "server.h"
+#include "sockread.h"
 
 struct upstream_set;
 
 /* One connection to one backend server. While in use its bufferevent
- * callbacks belong to the user (conn.c); while idle, to the pool. */
+ * callbacks belong to the user (conn.c); while idle, to the pool. Reading is
+ * rd's (the bufferevent's EV_READ stays off), writing the bufferevent's. */
 struct upstream {
 	struct upstream_set *set;
 	unsigned server;     /* index into set->conf->servers */
 	struct bufferevent *bev;
+	struct sockread *rd; /* runs bev's callbacks */
 	TAILQ_ENTRY(upstream) idle_entry;
 	bool reused;         /* taken from the pool: may turn out stale */
 	bool connected;
