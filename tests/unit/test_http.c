@@ -155,6 +155,34 @@ START_TEST(test_header_api)
 }
 END_TEST
 
+/* Field values: every CTL but HTAB is refused wherever it sits, including
+ * past the first vector-sized chunk and in the last byte. */
+START_TEST(test_hdr_add_value_bytes)
+{
+	struct http_msg m;
+	http_msg_init(&m);
+	char v[300];
+	memset(v, 'a', sizeof(v));
+	ck_assert_int_eq(http_hdr_add(&m, "X-Ok", 4, v, sizeof(v)), 0);
+	v[7] = '\t';
+	v[250] = (char)0x80; /* obs-text passes, as llhttp lets it in */
+	ck_assert_int_eq(http_hdr_add(&m, "X-Ok", 4, v, sizeof(v)), 0);
+	const unsigned char bad[] = {0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f};
+	const size_t at[] = {0, 31, 32, 65, 299};
+	for (size_t b = 0; b < sizeof(bad); b++) {
+		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+			char w[300];
+			memcpy(w, v, sizeof(w));
+			w[at[i]] = (char)bad[b];
+			ck_assert_msg(http_hdr_add(&m, "X-Bad", 5, w, sizeof(w)) == SG_EINVAL,
+				      "byte 0x%02x at %zu accepted", bad[b], at[i]);
+		}
+	}
+	ck_assert_int_eq(http_hdr_add(&m, "X-Empty", 7, "", 0), 0);
+	http_msg_clear(&m);
+}
+END_TEST
+
 static char *drain(struct evbuffer *b)
 {
 	size_t n = evbuffer_get_length(b);
@@ -292,6 +320,7 @@ int main(void)
 	tcase_add_test(tc, test_table);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_header_api);
+	tcase_add_test(tc, test_hdr_add_value_bytes);
 	tcase_add_test(tc, test_forward_request);
 	tcase_add_test(tc, test_forwarded_trusted);
 	tcase_add_test(tc, test_response);

@@ -195,6 +195,37 @@ START_TEST(test_fallbacks)
 }
 END_TEST
 
+/* signer_verify: any bytes in the value (Starlette's "+/="), each key in
+ * turn, and a wrong or truncated signature refused. */
+START_TEST(test_verify_any_bytes)
+{
+	signer *s = flask_signer("new");
+	ck_assert_int_eq(signer_add_key(s, "old", 3), 0);
+	char buf[128] = "eyJh+/==";
+	size_t n = 0, key = 9;
+	ck_assert_int_eq(signer_sign(s, buf, 8, sizeof(buf), &n), 0);
+	ck_assert_int_eq(signer_verify(s, buf, 8, buf + 9, n - 9, &key), 0);
+	ck_assert_uint_eq(key, 0);
+	/* the same value signed with the fallback key alone verifies as key 1 */
+	signer *o = flask_signer("old");
+	char ob[128] = "eyJh+/==";
+	size_t on = 0;
+	ck_assert_int_eq(signer_sign(o, ob, 8, sizeof(ob), &on), 0);
+	key = 9;
+	ck_assert_int_eq(signer_verify(s, ob, 8, ob + 9, on - 9, &key), 0);
+	ck_assert_uint_eq(key, 1);
+	/* unsign refuses the alphabet that verify accepts */
+	struct signer_result r;
+	ck_assert_int_eq(signer_unsign(s, buf, n, &r), SG_EMALFORMED);
+	buf[n - 1] = buf[n - 1] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(signer_verify(s, buf, 8, buf + 9, n - 9, &key), SG_EBADSIG);
+	ck_assert_int_eq(signer_verify(s, buf, 8, buf + 9, n - 10, &key), SG_EBADSIG);
+	ck_assert_int_eq(signer_verify(s, buf, 7, buf + 9, n - 9, &key), SG_EBADSIG);
+	signer_free(o);
+	signer_free(s);
+}
+END_TEST
+
 START_TEST(test_bad_keys_and_names)
 {
 	signer *s = mk(SIGNER_SHA1, SIGNER_KDF_HMAC, SIGNER_SALT_FLASK, NULL, 0);
@@ -285,6 +316,7 @@ int main(void)
 	tcase_add_test(tc, test_timestamps);
 	tcase_add_test(tc, test_age);
 	tcase_add_test(tc, test_fallbacks);
+	tcase_add_test(tc, test_verify_any_bytes);
 	tcase_add_test(tc, test_bad_keys_and_names);
 	tcase_add_test(tc, test_malformed);
 	suite_add_tcase(su, tc);
