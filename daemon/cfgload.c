@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "errors.h"
+#include "log.h"
 #include "sg_limits.h"
 
 #define UINT_MAX_ (~0U)
@@ -1029,6 +1030,11 @@ static int read_secret(struct ld *l, const struct ynode *at, const char *path, s
 			break;
 		}
 	}
+	/* As ssh does for private keys, but only a warning: Docker secrets and
+	 * read-only bind mounts are often 0444 and the operator may not choose.
+	 * Only for a key that loads: a refused file gets its error alone. */
+	struct stat st;
+	bool exposed = fstat(fd, &st) == 0 && (st.st_mode & 077);
 	close(fd);
 	/* one trailing newline is an editor's, not the key's; the same rule as
 	 * the cookie CLI (signer_secret_trim), so both derive the same key */
@@ -1042,6 +1048,11 @@ static int read_secret(struct ld *l, const struct ynode *at, const char *path, s
 		free(buf);
 		return rc;
 	}
+	if (exposed)
+		log_warn("%s:%zu:%zu: secret key file %s has mode %04o: group or others may read "
+			 "or write it (chmod 600 or 400 it, owned by the user sessiongate runs as)",
+			 l->name, at ? at->line : 1, at ? at->col : 1,
+			 q(path, strlen(path), qb, sizeof(qb)), (unsigned)(st.st_mode & 07777));
 	buf[len] = '\0';
 	unsigned char *shrunk = realloc(buf, len + 1);
 	ret->ptr = shrunk ? shrunk : buf;
@@ -1063,7 +1074,7 @@ static int copy_bytes(const struct sg_bytes *src, struct sg_bytes *dst)
 /* A relative key file path resolves against the configuration file's
  * directory (as nginx does against its prefix), not the working directory,
  * which under systemd is /. The config keeps the resolved path, so errors
- * name the file actually read. */
+ * and warnings name the file actually read. */
 static int resolve_path(struct ld *l, char **path)
 {
 	if (!l->dir || !*path || !**path || (*path)[0] == '/')

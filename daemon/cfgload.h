@@ -12,7 +12,8 @@
 
 /* Loads, validates and reads the secrets of the YAML file at path; relative
  * key file paths resolve against path's directory (and are stored resolved in
- * the config). On success
+ * the config), and a key file group or others may read or write is logged as
+ * a warning (log_warn), also under `sessiongate -t`. On success
  * stores a complete config in *ret (free with config_free) and returns 0. On
  * failure returns a negative enum sg_err and writes one line without a
  * trailing newline to err, always "FILE:LINE:COLUMN: what was expected", e.g.

@@ -1,7 +1,8 @@
 """tests/e2e/test_config_keys.py — secret key files on the real binary: a
 relative path resolves against the configuration file's directory whatever
 the working directory (`sessiongate -t` and a running daemon that verifies a
-cookie with it)."""
+cookie with it), and a key file group or others may read gets a warning from
+`sessiongate -t` naming it and its mode, without failing the check."""
 import http.client
 import json
 import os
@@ -59,6 +60,7 @@ class KeyFiles(harness.TestCase):
         rc, err = self.run_t(path, cwd=self.elsewhere)
         self.assertEqual(rc, 0, err)
         self.assertEqual(err[-1], f"sessiongate: configuration file {path} test is successful")
+        self.assertFalse([l for l in err if " warn " in l], err)  # 0600: no warning
         # a relative -c path: the config's directory, itself relative to the cwd
         rc, err = self.run_t(os.path.relpath(path, "/"), cwd="/")
         self.assertEqual(rc, 0, err)
@@ -105,6 +107,25 @@ class KeyFiles(harness.TestCase):
         self.assertEqual(dm.stop(), 0, dm.log())
         self.assertNotIn("Sanitizer", dm.log())
         self.assertNotIn("runtime error:", dm.log())
+
+    def test_group_or_world_readable_key_warns(self):
+        path = self.config("keys/flask")
+        for mode in (0o644, 0o444, 0o640, 0o620):
+            with self.subTest(mode=oct(mode)):
+                os.chmod(self.key, mode)
+                rc, err = self.run_t(path, cwd=self.elsewhere)
+                self.assertEqual(rc, 0, err)  # a warning, not an error
+                warns = [l for l in err if " warn " in l]
+                self.assertEqual(len(warns), 1, err)
+                self.assertIn(f'secret key file "{self.dir}/keys/flask" has mode {mode:04o}: '
+                              "group or others may read or write it", warns[0])
+                self.assertIn(f"{path}:4:20: ", warns[0])
+                self.assertEqual(err[-2:], [
+                    f"sessiongate: the configuration file {path} syntax is ok",
+                    f"sessiongate: configuration file {path} test is successful"])
+        os.chmod(self.key, 0o400)
+        rc, err = self.run_t(path, cwd=self.elsewhere)
+        self.assertEqual((rc, len(err)), (0, 2), err)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 /* tests/unit/test_cfgload.c — the YAML loader: the issue-3 shape, defaults,
- * ${ENV}, secrets (relative paths too), and broken configs
+ * ${ENV}, secrets (relative paths, permission warnings), and broken configs
  * reported at the exact line:column. */
 #include <check.h>
 #include <stdio.h>
@@ -579,6 +579,79 @@ START_TEST(test_relative_key_paths)
 }
 END_TEST
 
+/* stderr (where log_warn writes) while loading yaml, into out. */
+static int load_capturing(const char *yaml, char *out, size_t cap)
+{
+	char tmp[] = "/tmp/sg-stderr-XXXXXX";
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	unlink(tmp);
+	int saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	struct sg_config *c = NULL;
+	char err[512];
+	int rc = cfgload_buffer("conf.yaml", yaml, strlen(yaml), 0, &c, err, sizeof(err));
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	config_free(c);
+	ssize_t n = pread(fd, out, cap - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return rc;
+}
+
+/* A key file group or others may read or write: a warning naming it, its
+ * mode and where the config names it; still loaded. 0600 and 0400: silent. */
+START_TEST(test_key_file_mode_warning)
+{
+	char y[1024], out[4096], want[256];
+	snprintf(y, sizeof(y),
+		 "listen: 127.0.0.1:1\n"
+		 "session:\n"
+		 "  secret_key_file: %s\n"
+		 "  fallback_key_files: [%s]\n"
+		 "backends: [{name: b, servers: [127.0.0.1:2]}]\n"
+		 "routes: [{prefix: /, backend: b}]\n",
+		 secret_path, crlf_path);
+	static const mode_t warned[] = {0644, 0444, 0640, 0604, 0620, 0602, 0660};
+	for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
+		ck_assert_int_eq(chmod(crlf_path, warned[i]), 0);
+		ck_assert_int_eq(load_capturing(y, out, sizeof(out)), 0);
+		snprintf(want, sizeof(want),
+			 " warn conf.yaml:4:24: secret key file \"%s\" has mode %04o: ", crlf_path,
+			 (unsigned)warned[i]);
+		ck_assert_msg(strstr(out, want), "want %s in %s", want, out);
+		/* only that file */
+		ck_assert_ptr_null(strstr(out, secret_path));
+	}
+	/* a refused key file gets its error alone */
+	ck_assert_int_eq(chmod(empty_path, 0644), 0);
+	snprintf(y, sizeof(y),
+		 "listen: 127.0.0.1:1\n"
+		 "session: {secret_key_file: %s}\n"
+		 "backends: [{name: b, servers: [127.0.0.1:2]}]\n"
+		 "routes: [{prefix: /, backend: b}]\n",
+		 empty_path);
+	ck_assert_int_lt(load_capturing(y, out, sizeof(out)), 0);
+	ck_assert_msg(out[0] == '\0', "%s", out);
+	snprintf(y, sizeof(y),
+		 "listen: 127.0.0.1:1\n"
+		 "session:\n"
+		 "  secret_key_file: %s\n"
+		 "  fallback_key_files: [%s]\n"
+		 "backends: [{name: b, servers: [127.0.0.1:2]}]\n"
+		 "routes: [{prefix: /, backend: b}]\n",
+		 secret_path, crlf_path);
+	static const mode_t quiet[] = {0600, 0400, 0700};
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+		ck_assert_int_eq(chmod(crlf_path, quiet[i]), 0);
+		ck_assert_int_eq(load_capturing(y, out, sizeof(out)), 0);
+		ck_assert_msg(out[0] == '\0', "mode %o: %s", (unsigned)quiet[i], out);
+	}
+}
+END_TEST
+
 START_TEST(test_limits)
 {
 	/* deep nesting and huge documents are refused, not recursed into */
@@ -628,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, test_fallback_position);
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_relative_key_paths);
+	tcase_add_test(tc, test_key_file_mode_warning);
 	tcase_add_test(tc, test_limits);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
