@@ -31,6 +31,7 @@ class ConfigCli(unittest.TestCase):
         self.secret = os.path.join(self.tmp, "flask_secret_key")
         with open(self.secret, "w") as f:
             f.write("demo-secret\n")
+        os.chmod(self.secret, 0o600)  # 0644 would add the key-permissions warning
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONGATE_")}
         self.env["SESSIONGATE_SECRET_FILE"] = self.secret
         self.env["SG_E2E_PORT"] = "8080"
