@@ -92,6 +92,7 @@ struct conn {
 	bool in_loop;     /* inside conn_process: no recursion for pipelined requests */
 	bool tunnel_eof;
 	bool peer_eof;    /* client half-closed after a complete request */
+	bool no_linger;   /* closing: nothing more can come from the client */
 	int peer_family;
 	unsigned char peer_addr[16];
 	char peer[INET6_ADDRSTRLEN];
@@ -277,6 +278,13 @@ static void closing_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
+	if (c->no_linger) {
+		/* nothing unread can turn the close into a reset: close on the
+		 * next loop pass (not here: our caller may still use c) */
+		struct timeval now = {0, 0};
+		evtimer_add(c->timer, &now);
+		return;
+	}
 	/* Everything sent: half-close and discard what the client still sends
 	 * for a moment, so a reset does not destroy our answer in flight. */
 	evutil_socket_t fd = bufferevent_getfd(bev);
@@ -288,9 +296,15 @@ static void closing_write_cb(struct bufferevent *bev, void *arg)
 	sockread_enable(c->rd);
 }
 
-/* Stops the request, lets the client output drain, then closes. */
+/* Stops the request, lets the client output drain, then closes: at once
+ * when the client said it sends nothing more (Connection: close, or it
+ * half-closed) and everything it sent was read, as nginx does; otherwise
+ * after lingering (closing_write_cb). */
 static void conn_finish_close(struct conn *c)
 {
+	struct req *r = c->req;
+	c->no_linger = r && r->req_done && (!r->m.keep_alive || c->peer_eof) &&
+		       evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
 	req_free(c, c->req);
 	c->req = NULL;
 	c->state = CS_CLOSING;

@@ -1,7 +1,9 @@
 """tests/e2e/test_proxy_timeouts.py — the idle (read) timeouts, now that
 sessiongate reads its sockets itself (daemon/sockread.c): an idle keep-alive
 client and an idle pooled backend connection are closed, a stalled request
-body gets 408, a quiet client waiting for a slow response is not cut off."""
+body gets 408, a quiet client waiting for a slow response is not cut off.
+And the close after a last response: at once when the client said it sends
+nothing more, after lingering when it may still be sending (as nginx)."""
 import http.client
 import os
 import re
@@ -26,15 +28,26 @@ class ReadTimeoutTest(harness.TestCase):
                                         "timeouts:\n  idle: 1s\n  header: 10s\n")
         harness.wait_port(cls.admin, cls.sg.proc, log=cls.sg.log_path)
 
-    def upstream_conns(self):
+    def gauge(self, series):
         c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
         try:
             c.request("GET", "/metrics")
             body = c.getresponse().read().decode()
         finally:
             c.close()
-        m = re.search(r'^sessiongate_upstream_connections\{backend="api"\} (\d+)$', body, re.M)
+        m = re.search(r"^" + re.escape(series) + r" (\d+)$", body, re.M)
         return int(m.group(1)) if m else 0
+
+    def upstream_conns(self):
+        return self.gauge('sessiongate_upstream_connections{backend="api"}')
+
+    def client_conns_within(self, want, secs):
+        deadline = time.monotonic() + secs
+        while self.gauge("sessiongate_client_connections") != want:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def test_idle_keepalive_client_closed(self):
         with harness.raw_connect(self.sg.port) as s:
@@ -67,6 +80,29 @@ class ReadTimeoutTest(harness.TestCase):
         self.assertTrue(resp.startswith(b"HTTP/1.1 408 "), resp[:200])
         self.assertIn(b"request body timeout", resp)
         self.assertLess(time.monotonic() - t, IDLE + 3)
+
+    def test_connection_close_closes_without_lingering(self):
+        # the client keeps its end open: only sessiongate can end the connection
+        with harness.raw_connect(self.sg.port) as s:
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            resp = harness.recv_all(s, timeout=10)
+            self.assertTrue(resp.startswith(b"HTTP/1.1 200 "), resp[:200])
+            # lingering would hold it until the idle timeout (1 s here)
+            self.assertTrue(self.client_conns_within(0, IDLE / 2))
+
+    def test_unread_body_lingers(self):
+        with harness.raw_connect(self.sg.port) as s:
+            s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n"
+                      + b"x" * 10)
+            resp = harness.recv_all(s, timeout=10)  # 408, then our FIN
+            self.assertTrue(resp.startswith(b"HTTP/1.1 408 "), resp[:200])
+            # the rest of the body may still come: discarded, not answered by a reset
+            time.sleep(0.3)
+            self.assertEqual(self.gauge("sessiongate_client_connections"), 1)
+            s.sendall(b"y" * 90)
+            time.sleep(0.2)
+            self.assertEqual(self.gauge("sessiongate_client_connections"), 1)
+        self.assertTrue(self.client_conns_within(0, 2.0))  # our close ends it
 
     def test_quiet_client_gets_slow_response(self):
         # the client sends nothing for 2 idle timeouts while the backend works
