@@ -4,14 +4,13 @@ client and an idle pooled backend connection are closed, a stalled request
 body gets 408, a quiet client waiting for a slow response is not cut off.
 And the close after a last response: at once when the client said it sends
 nothing more, after lingering when it may still be sending (as nginx)."""
-import http.client
 import os
-import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_ops import scrape  # noqa: E402
 
 IDLE = 1.0  # seconds: timeouts.idle below
 
@@ -28,22 +27,15 @@ class ReadTimeoutTest(harness.TestCase):
                                         "timeouts:\n  idle: 1s\n  header: 10s\n")
         harness.wait_port(cls.admin, cls.sg.proc, log=cls.sg.log_path)
 
-    def gauge(self, series):
-        c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
-        try:
-            c.request("GET", "/metrics")
-            body = c.getresponse().read().decode()
-        finally:
-            c.close()
-        m = re.search(r"^" + re.escape(series) + r" (\d+)$", body, re.M)
-        return int(m.group(1)) if m else 0
-
     def upstream_conns(self):
-        return self.gauge('sessiongate_upstream_connections{backend="api"}')
+        return scrape(self, self.admin).get("sessiongate_upstream_connections", backend="api")
+
+    def client_conns(self):
+        return scrape(self, self.admin).get("sessiongate_client_connections")
 
     def client_conns_within(self, want, secs):
         deadline = time.monotonic() + secs
-        while self.gauge("sessiongate_client_connections") != want:
+        while self.client_conns() != want:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
@@ -98,10 +90,10 @@ class ReadTimeoutTest(harness.TestCase):
             self.assertTrue(resp.startswith(b"HTTP/1.1 408 "), resp[:200])
             # the rest of the body may still come: discarded, not answered by a reset
             time.sleep(0.3)
-            self.assertEqual(self.gauge("sessiongate_client_connections"), 1)
+            self.assertEqual(self.client_conns(), 1)
             s.sendall(b"y" * 90)
             time.sleep(0.2)
-            self.assertEqual(self.gauge("sessiongate_client_connections"), 1)
+            self.assertEqual(self.client_conns(), 1)
         self.assertTrue(self.client_conns_within(0, 2.0))  # our close ends it
 
     def test_quiet_client_gets_slow_response(self):
