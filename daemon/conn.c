@@ -471,6 +471,15 @@ static void conn_pump_response(struct conn *c)
 
 static void tunnel_start(struct conn *c);
 
+/* Bytes crossed a tunnel: the idle timeout counts traffic both ways (as
+ * HAProxy's timeout tunnel), so the other side's read timeout restarts too
+ * and a server pushing to a silent client is not cut off. */
+static void tunnel_active(struct sockread *other)
+{
+	if (sockread_enabled(other))
+		sockread_enable(other); /* re-arms its timeout */
+}
+
 /* One side of a tunnel closed (the client's when from_client): flush what
  * it sent to the other side, then close both (no half-open tunnels to keep
  * track of). */
@@ -656,6 +665,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			sockread_disable(r->up->rd);
+		tunnel_active(c->rd);
 		return;
 	}
 	if (r->resp_head) {
@@ -993,6 +1003,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			sockread_disable(c->rd);
+		tunnel_active(r->up->rd);
 		break;
 	}
 	case CS_CLOSING:

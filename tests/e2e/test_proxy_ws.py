@@ -1,6 +1,8 @@
 """tests/e2e/test_proxy_ws.py — WebSocket through the proxy: the Upgrade
 handshake is forwarded, then the connections are joined as a byte tunnel
-(echo of small and large messages, text and binary, with a real client)."""
+(echo of small and large messages, text and binary, with a real client).
+The tunnel's idle timeout counts traffic both ways, like HAProxy's
+`timeout tunnel`: a server pushing to a silent client keeps it open."""
 import asyncio
 import os
 import sys
@@ -53,6 +55,40 @@ class WebSocketTest(harness.TestCase):
         names = {k.lower(): v for k, v in rec["headers"]}
         self.assertEqual(names.get("upgrade"), "websocket")
         self.assertEqual(names.get("connection"), "upgrade")
+
+
+class TunnelIdleTest(harness.TestCase):
+    IDLE = 1.0  # timeouts.idle below
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ws = cls.start_backend("ws", "ws_echo.py", record=False)
+        cls.sg = cls.start_daemon(backends={"ws": [cls.ws.addr]},
+                                  routes=[("/ws", "ws", True, None)],
+                                  extra="timeouts:\n  idle: 1s\n")
+
+    def connect(self):
+        # no client pings: the client is really silent
+        return websockets.connect(f"ws://127.0.0.1:{self.sg.port}/ws/echo",
+                                  ping_interval=None)
+
+    def test_server_push_to_silent_client(self):
+        async def go():
+            async with self.connect() as ws:
+                await ws.send("push 8 300")  # 2.4 s of pushes, 2.4 idle timeouts
+                return [await asyncio.wait_for(ws.recv(), 5) for _ in range(8)]
+        self.assertEqual(asyncio.run(go()), [f"push {i}" for i in range(8)])
+
+    def test_silent_tunnel_closed(self):
+        async def go():
+            async with self.connect() as ws:
+                t = asyncio.get_running_loop().time()
+                with self.assertRaises(websockets.exceptions.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), self.IDLE + 4)
+                return asyncio.get_running_loop().time() - t
+        waited = asyncio.run(go())
+        self.assertGreater(waited, self.IDLE * 0.7)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""tests/e2e/backends/ws_echo.py — a WebSocket echo server (Debian's python3-websockets)."""
+"""tests/e2e/backends/ws_echo.py — a WebSocket echo server (Debian's python3-websockets).
+The text message "push N MS" is answered by N messages "push i", one every MS
+milliseconds, instead of an echo (a server that talks while the client is silent)."""
 import argparse
 import asyncio
 
@@ -13,6 +15,12 @@ args = ap.parse_args()
 
 async def echo(ws, path=None):
     async for msg in ws:
+        if isinstance(msg, str) and msg.startswith("push "):
+            _, n, ms = msg.split()
+            for i in range(int(n)):
+                await asyncio.sleep(int(ms) / 1000)
+                await ws.send(f"push {i}")
+            continue
         await ws.send(msg)
 
 
