@@ -656,6 +656,27 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_upstream_failed(c, timeout, !r->up->reused);
 }
 
+/* A backend's interim response. 100 Continue is dropped: sessiongate
+ * answered Expect itself. Others (102 Processing, 103 Early Hints) go on to
+ * an HTTP/1.1 client, as HAProxy does (an HTTP/1.0 client must not get one,
+ * RFC 9110 15.2), without session headers: the session's one cookie rides on
+ * the final response only. */
+static void conn_interim(struct conn *c)
+{
+	struct req *r = c->req;
+	struct http_msg *rm = &r->rm;
+	if (rm->status == 100 || r->m.minor < 1)
+		return;
+	http_strip_hop(rm);
+	http_hdr_remove(rm, "set-cookie", 10, 0);
+	const char *pname = r->sc->cfg->session.patch_header_name;
+	http_hdr_remove(rm, pname, strlen(pname), HTTP_MATCH_UNDERSCORE);
+	enum http_frame frame;
+	if (http_write_response(rm, r->m.minor, true, false, bufferevent_get_output(c->bev),
+				&frame) == 0)
+		bev_flush(c->bev);
+}
+
 static void up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -689,7 +710,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (r->rm.status / 100 == 1 && r->rm.status != 101) {
-			/* interim (100, 103): we answered Expect ourselves; drop */
+			conn_interim(c);
 			http_parser_next(&r->rp);
 			http_msg_clear(&r->rm);
 			r->rp.skip_body = r->m.method == HTTP_HEAD;

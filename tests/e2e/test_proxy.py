@@ -1,7 +1,7 @@
 """tests/e2e/test_proxy.py — the proxy core against real backends and real
 clients: routing, keep-alive, pipelining, HTTP/1.0, streaming both ways with
 hashes, chunked with trailers, hop-by-hop, X-Forwarded-*, Expect, errors,
-round robin, a dead and a slow server."""
+round robin, a dead and a slow server, interim (1xx) responses."""
 import hashlib
 import http.client
 import json
@@ -360,6 +360,65 @@ class NoBackendTest(harness.TestCase):
         st, _, body = self.sg.get("/")
         self.assertEqual(st, 503)
         self.assertIn(b"no backend server available", body)
+
+
+class InterimBackend(harness.ThreadedServer):
+    """Answers each request with 103, 102 and 100 interim responses (one
+    carrying session headers and a hop-by-hop header), then 200 "ok"."""
+
+    INTERIM = (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
+               b"Set-Cookie: session=forged; Path=/\r\nX-Session-Patch: {\"admin\":true}\r\n"
+               b"Connection: x-hop\r\nX-Hop: 1\r\n\r\n"
+               b"HTTP/1.1 102 Processing\r\n\r\n"
+               b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _serve(self, c):
+        with c:
+            c.settimeout(10)
+            buf = b""
+            while True:
+                try:
+                    d = c.recv(65536)
+                except OSError:
+                    return
+                if not d:
+                    return
+                buf += d
+                while b"\r\n\r\n" in buf:
+                    _, _, buf = buf.partition(b"\r\n\r\n")
+                    c.sendall(self.INTERIM + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+class InterimTest(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.be = InterimBackend()
+        cls.addClassCleanup(cls.be.stop)
+        cls.sg = cls.start_daemon(backends={"b": [cls.be.addr]})
+
+    def exchange(self, version):
+        return harness.raw_request(
+            self.sg.port, f"GET / HTTP/{version}\r\nHost: a\r\nConnection: close\r\n\r\n".encode(),
+            timeout=5)
+
+    def test_http11_client_gets_102_and_103_without_session_headers(self):
+        resp = self.exchange("1.1")
+        heads = resp.split(b"\r\n\r\n")
+        self.assertEqual([h.split(b"\r\n")[0] for h in heads[:3]],
+                         [b"HTTP/1.1 103 Early Hints", b"HTTP/1.1 102 Processing", b"HTTP/1.1 200 OK"])
+        early = heads[0].lower()
+        self.assertIn(b"link: </s.css>; rel=preload", early)
+        for gone in (b"set-cookie", b"x-session-patch", b"x-hop", b"connection"):
+            self.assertNotIn(gone, early)
+        self.assertNotIn(b"100 Continue", resp)
+        self.assertNotIn(b"forged", resp)
+        self.assertTrue(resp.endswith(b"\r\n\r\nok"), resp[-100:])
+
+    def test_http10_client_gets_the_final_response_only(self):
+        resp = self.exchange("1.0")
+        self.assertTrue(resp.startswith(b"HTTP/1.1 200 OK\r\n"), resp[:100])
+        self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp)
 
 
 if __name__ == "__main__":
