@@ -155,14 +155,6 @@ static void bev_written(struct bufferevent *bev)
 		bufferevent_disable(bev, EV_WRITE);
 }
 
-/* Reading stays on while a request is in flight (pipelined bytes wait in
- * the input buffer, bounded by conn_input_cap): no epoll_ctl per request. */
-static void read_on(struct sockread *rd)
-{
-	if (!sockread_enabled(rd))
-		sockread_enable(rd);
-}
-
 /* bufferevent_set_timeouts for a socket read by sockread: the read half
  * goes to rd, the write half stays on bev. */
 static void set_timeouts(struct bufferevent *bev, struct sockread *rd, const struct timeval *tv)
@@ -390,7 +382,7 @@ static void conn_reply(struct conn *c, int status, const char *why, bool keep)
 	bev_flush(c->bev); /* after the accounting, as in conn_response_done */
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
-		read_on(c->rd);
+		sockread_on(c->rd);
 	conn_process(c);
 }
 
@@ -411,7 +403,7 @@ static void conn_response_done(struct conn *c)
 	bev_flush(c->bev);
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
-		read_on(c->rd);
+		sockread_on(c->rd);
 	conn_process(c);
 }
 
@@ -466,19 +458,10 @@ static void conn_pump_response(struct conn *c)
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 		sockread_disable(r->up->rd); /* resumed by conn_write_cb */
 	else if (!r->up_eof)
-		read_on(r->up->rd);
+		sockread_on(r->up->rd);
 }
 
 static void tunnel_start(struct conn *c);
-
-/* Bytes crossed a tunnel: the idle timeout counts traffic both ways (as
- * HAProxy's timeout tunnel), so the other side's read timeout restarts too
- * and a server pushing to a silent client is not cut off. */
-static void tunnel_active(struct sockread *other)
-{
-	if (sockread_enabled(other))
-		sockread_enable(other); /* re-arms its timeout */
-}
 
 /* One side of a tunnel closed (the client's when from_client): flush what
  * it sent to the other side, then close both (no half-open tunnels to keep
@@ -608,7 +591,7 @@ static void conn_up_connected(struct conn *c)
 		bufferevent_setwatermark(up->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
 		up->connected = true;
 	}
-	read_on(up->rd);
+	sockread_on(up->rd);
 	if (!r->req_done)
 		conn_pump_request(c);
 	else
@@ -686,7 +669,9 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			sockread_disable(r->up->rd);
-		tunnel_active(c->rd);
+		/* the idle timeout counts traffic both ways (HAProxy's timeout
+		 * tunnel): a server pushing to a silent client keeps it open */
+		sockread_restart(c->rd);
 		return;
 	}
 	if (r->resp_head) {
@@ -775,7 +760,7 @@ static void conn_connect(struct conn *c)
 /* ---- request body ---- */
 
 /* Bytes beyond the current request wait in the input buffer; past
- * CONN_IN_HIGH reading pauses until the response is done (read_on). */
+ * CONN_IN_HIGH reading pauses until the response is done (sockread_on). */
 static void conn_input_cap(struct conn *c)
 {
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= CONN_IN_HIGH)
@@ -826,7 +811,7 @@ static void conn_pump_request(struct conn *c)
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 		sockread_disable(c->rd); /* resumed by up_write_cb */
 	else
-		read_on(c->rd);
+		sockread_on(c->rd);
 }
 
 /* ---- routing ---- */
@@ -934,7 +919,7 @@ static void conn_route(struct conn *c)
 	c->state = CS_FORWARD;
 	if (m->has_body) {
 		/* the body is read once the upstream is connected; without one
-		 * reading stays on (see read_on) */
+		 * reading stays on (see conn_input_cap) */
 		sockread_disable(c->rd);
 		if (m->expect_continue) {
 			evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n",
@@ -1024,7 +1009,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_add_buffer(out, bufferevent_get_input(bev));
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			sockread_disable(c->rd);
-		tunnel_active(r->up->rd);
+		sockread_restart(r->up->rd); /* as in up_read_cb */
 		break;
 	}
 	case CS_CLOSING:

@@ -119,6 +119,18 @@ void sockread_disable(struct sockread *sr)
 	event_del(sr->ev);
 }
 
+void sockread_on(struct sockread *sr)
+{
+	if (!sr->enabled)
+		sockread_enable(sr);
+}
+
+void sockread_restart(struct sockread *sr)
+{
+	if (sr->enabled)
+		sockread_enable(sr);
+}
+
 bool sockread_enabled(const struct sockread *sr)
 {
 	return sr->enabled;

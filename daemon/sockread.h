@@ -23,6 +23,12 @@ void sockread_free(struct sockread *sr);
 /* Like bufferevent_enable(bev, EV_READ): also restarts the timeout. */
 void sockread_enable(struct sockread *sr);
 void sockread_disable(struct sockread *sr);
+/* Reading on unless it already is (a running timeout keeps running): for
+ * paths that keep reading across requests without an epoll_ctl each. */
+void sockread_on(struct sockread *sr);
+/* While reading: restarts the timeout, as a read would (activity seen
+ * elsewhere, e.g. the other side of a tunnel). */
+void sockread_restart(struct sockread *sr);
 bool sockread_enabled(const struct sockread *sr);
 /* The read half of bufferevent_set_timeouts: an idle timeout, restarted by
  * every read; NULL or zero: none. */

@@ -235,8 +235,7 @@ void upstream_release(struct upstream *up, bool reusable)
 		sockread_set_timeout(up->rd, &tv);
 		/* reading stays on (no epoll_ctl per request): any byte or EOF
 		 * while idle drops the connection */
-		if (!sockread_enabled(up->rd))
-			sockread_enable(up->rd);
+		sockread_on(up->rd);
 		if (bufferevent_get_enabled(up->bev) & EV_WRITE)
 			bufferevent_disable(up->bev, EV_WRITE);
 		up->reused = false;
