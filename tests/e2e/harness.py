@@ -232,10 +232,14 @@ class TestCase(unittest.TestCase):
 
     @classmethod
     def start_daemon(cls, backends, routes=None, extra="", name="sessiongate",
-                     backend_opts=None, config_text=None, session_extra=""):
+                     backend_opts=None, config_text=None, session_extra="", admin=False):
         """Writes a config (or config_text with {port} and {secret_file}) and
-        starts the daemon on a free port; returns a Daemon once it listens."""
+        starts the daemon on a free port; returns a Daemon once it listens
+        (with admin: its admin listener too, on Daemon.admin)."""
         port = free_port()
+        admin_port = free_port() if admin else None
+        if admin:
+            extra = f"admin: 127.0.0.1:{admin_port}\n" + extra
         d = os.path.join(cls.tmp.name, name)
         os.makedirs(d, exist_ok=True)
         if config_text is not None:
@@ -251,6 +255,9 @@ class TestCase(unittest.TestCase):
         dm = Daemon(name, [SESSIONGATE, "-c", path], os.path.join(d, "daemon.log"), port, path)
         cls.addClassCleanup(check_daemon_exit, dm)
         wait_port(port, dm.proc, log=dm.log_path)
+        dm.admin = admin_port
+        if admin:
+            wait_port(admin_port, dm.proc, log=dm.log_path)
         return dm
 
     def in_thread(self, fn):
@@ -346,6 +353,18 @@ class ThreadedServer:
 
     def _serve(self, c):
         raise NotImplementedError
+
+    @staticmethod
+    def chunks(c):
+        """What c receives, read by read, until the peer closes or an error."""
+        while True:
+            try:
+                d = c.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            yield d
 
     def stop(self):
         self.stopped = True

@@ -102,13 +102,7 @@ class RawBackend(harness.ThreadedServer):
         pending = b""
         with c:
             c.settimeout(10)
-            while True:
-                try:
-                    d = c.recv(65536)
-                except OSError:
-                    return
-                if not d:
-                    return
+            for d in self.chunks(c):
                 with self.lock:
                     buf += d
                 pending += d

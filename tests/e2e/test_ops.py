@@ -625,7 +625,6 @@ class Readiness(harness.TestCase):
         cls.api = cls.start_backend("api", "echo_backend.py")
         cls.slow = cls.start_backend("slow", "echo_backend.py")
         cls.solo_port = harness.free_port()  # nothing listens there
-        cls.admin = harness.free_port()
         cls.sg = cls.start_daemon(
             backends={"api": [cls.api.addr], "solo": [f"127.0.0.1:{cls.solo_port}"],
                       "slow": [cls.slow.addr]},
@@ -633,8 +632,8 @@ class Readiness(harness.TestCase):
                     ("/", "api", False, None)],
             backend_opts={"solo": "max_fails: 1\nfail_timeout: 2s",
                           "slow": "max_fails: 0\nresponse_timeout: 500ms"},
-            extra=f"admin: 127.0.0.1:{cls.admin}\naccess_log: off\n")
-        harness.wait_port(cls.admin, cls.sg.proc, log=cls.sg.log_path)
+            extra="access_log: off\n", admin=True)
+        cls.admin = cls.sg.admin
 
     def test_unready_while_the_only_server_is_down(self):
         status, _, body = admin_get(self.admin, "/readyz")

@@ -17,11 +17,10 @@ class SessionCacheMetrics(harness.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.api = cls.start_backend("api", "echo_backend.py")
-        cls.admin = harness.free_port()
         # one worker (make_config's default): both requests meet the same cache
-        cls.sg = cls.start_daemon({"api": [cls.api.addr]}, extra=f"admin: 127.0.0.1:{cls.admin}\n")
+        cls.sg = cls.start_daemon({"api": [cls.api.addr]}, admin=True)
+        cls.admin = cls.sg.admin
         cls.key_file = os.path.join(cls.tmp.name, "sessiongate", "secret_key")
-        harness.wait_port(cls.admin, cls.sg.proc, log=cls.sg.log_path)
 
     def counts(self):
         m = scrape(self, self.admin)

@@ -376,13 +376,7 @@ class InterimBackend(harness.ThreadedServer):
         with c:
             c.settimeout(10)
             buf = b""
-            while True:
-                try:
-                    d = c.recv(65536)
-                except OSError:
-                    return
-                if not d:
-                    return
+            for d in self.chunks(c):
                 buf += d
                 while b"\r\n\r\n" in buf:
                     _, _, buf = buf.partition(b"\r\n\r\n")

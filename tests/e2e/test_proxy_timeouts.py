@@ -20,12 +20,10 @@ class ReadTimeoutTest(harness.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.be = cls.start_backend("api", "echo_backend.py")
-        cls.admin = harness.free_port()
         cls.sg = cls.start_daemon(backends={"api": [cls.be.addr]},
-                                  routes=[("/", "api", False, None)],
-                                  extra=f"admin: 127.0.0.1:{cls.admin}\n"
-                                        "timeouts:\n  idle: 1s\n  header: 10s\n")
-        harness.wait_port(cls.admin, cls.sg.proc, log=cls.sg.log_path)
+                                  routes=[("/", "api", False, None)], admin=True,
+                                  extra="timeouts:\n  idle: 1s\n  header: 10s\n")
+        cls.admin = cls.sg.admin
 
     def upstream_conns(self):
         return scrape(self, self.admin).get("sessiongate_upstream_connections", backend="api")
