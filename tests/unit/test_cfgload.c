@@ -11,6 +11,7 @@
 
 #include "cfgload.h"
 #include "errors.h"
+#include "helpers.h"
 #include "sg_limits.h"
 
 static char secret_path[64], empty_path[64], crlf_path[64], big_path[64];
@@ -696,9 +697,5 @@ int main(void)
 	tcase_add_test(tc, test_key_file_mode_warning);
 	tcase_add_test(tc, test_limits);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }
