@@ -1,0 +1,621 @@
+/* lib/deflate6.c — zlib's level-6 deflate for small inputs, byte for byte, from a small state.
+ *
+ * Why: Flask writes zlib.compress(json) (level 6, 32 KiB window, memLevel 8)
+ * and sessiongate re-signs byte for byte what Flask would write. zlib keeps
+ * ~256 KiB of state per stream and clears its 64 KiB hash head on every reset,
+ * which evicts the L1 cache on every re-signed response (callgrind: 1,600 D1
+ * misses per request, against 30 without compression). This file runs the same
+ * algorithm — zlib's lazy matching with level 6's parameters (good 8, lazy 16,
+ * nice 128, chain 128), its Huffman tree construction with its tie-breaks and
+ * length-limit repair, and its choice between stored, static and dynamic
+ * blocks — over a hash map sized to the input, so a 200-byte session costs
+ * what it touches. The hash is zlib's (15 bits of the next three bytes), so
+ * every hash chain holds exactly the positions zlib's would, in the same order.
+ *
+ * Only single-block inputs (DEFLATE6_MAX) are taken; the caller uses zlib for
+ * longer ones. tests/unit/test_deflate6.c and tests/fuzz/fuzz_deflate6.c
+ * compare every output with the system zlib's. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "deflate6.h"
+#include "errors.h"
+
+enum {
+	MIN_MATCH = 3,
+	MAX_MATCH = 258,
+	GOOD_LENGTH = 8,   /* level 6: quarter the chain once a match is this long */
+	MAX_LAZY = 16,	   /* level 6: no lazy search after a match this long */
+	NICE_LENGTH = 128, /* level 6: stop searching at a match this long */
+	MAX_CHAIN = 128,   /* level 6: hash chain entries tried */
+	TOO_FAR = 4096,	   /* a 3-byte match further back is not worth it */
+	LITERALS = 256,
+	END_BLOCK = 256,
+	L_CODES = 286,
+	D_CODES = 30,
+	BL_CODES = 19,
+	HEAP_SIZE = 2 * L_CODES + 1,
+	MAX_BITS = 15,
+	MAX_BL_BITS = 7,
+	REP_3_6 = 16,
+	REPZ_3_10 = 17,
+	REPZ_11_138 = 18,
+	/* the window is zero beyond the input for MAX_MATCH bytes, as a fresh
+	 * zlib stream's is; match comparisons may read up to there */
+	PAD = MAX_MATCH + 8,
+	MAP_MAX = 32768, /* slots for DEFLATE6_MAX inputs at half load */
+};
+
+/* One Huffman tree: leaves, then the internal nodes build_tree makes. zlib
+ * overlays freq/code and dad/len; they are kept apart here. */
+struct tree {
+	uint16_t freq[HEAP_SIZE];
+	uint16_t code[HEAP_SIZE];
+	uint16_t dad[HEAP_SIZE];
+	uint16_t len[HEAP_SIZE];
+	int max_code;
+};
+
+enum tree_kind { TREE_LIT, TREE_DIST, TREE_BL };
+
+struct deflate6 {
+	unsigned char win[DEFLATE6_MAX + PAD];
+	uint16_t prev[DEFLATE6_MAX];	 /* previous position with the same hash; 0 ends */
+	uint32_t map[MAP_MAX];		 /* open addressing: (hash + 1) << 16 | last position */
+	uint16_t sym_dist[DEFLATE6_MAX]; /* 0 for a literal, else the match distance */
+	uint8_t sym_lc[DEFLATE6_MAX];	 /* the literal, or match length - MIN_MATCH */
+	struct tree lt, dt, bt;
+	int heap[HEAP_SIZE], heap_len, heap_max;
+	uint8_t depth[HEAP_SIZE];
+	uint16_t bl_count[MAX_BITS + 1];
+	unsigned long opt_len, static_len; /* block bits with dynamic / static trees */
+};
+
+static const uint8_t extra_lbits[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+					2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint8_t extra_blbits[BL_CODES] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					       0, 0, 0, 0, 0, 0, 2, 3, 7};
+static const uint8_t bl_order[BL_CODES] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+					   11, 4,  12, 3, 13, 2, 14, 1, 15};
+
+int deflate6_new(deflate6 **ret)
+{
+	/* calloc: the tables are large but only the prefix an input needs is
+	 * ever touched, so untouched pages stay unmapped */
+	deflate6 *d = calloc(1, sizeof(*d));
+	if (!d)
+		return SG_ENOMEM;
+	*ret = d;
+	return 0;
+}
+
+void deflate6_free(deflate6 *d)
+{
+	free(d);
+}
+
+static inline unsigned floor_log2(unsigned v)
+{
+	return 31u - (unsigned)__builtin_clz(v);
+}
+
+/* Deflate's length code (0..28) for match length - MIN_MATCH (0..255). */
+static inline unsigned length_code(unsigned lc)
+{
+	if (lc < 8)
+		return lc;
+	if (lc == 255)
+		return 28; /* 258 has a code of its own */
+	unsigned bits = floor_log2(lc);
+	return 4 * (bits - 1) + ((lc >> (bits - 2)) & 3);
+}
+
+/* Deflate's distance code (0..29) for distance - 1 (0..32767). */
+static inline unsigned dist_code(unsigned d)
+{
+	if (d < 4)
+		return d;
+	unsigned bits = floor_log2(d);
+	return 2 * bits + ((d >> (bits - 1)) & 1);
+}
+
+static inline unsigned extra_dbits(unsigned code)
+{
+	return code < 4 ? 0 : code / 2 - 1;
+}
+
+/* Code lengths of deflate's fixed trees (RFC 1951, 3.2.6). */
+static inline unsigned fixed_len(enum tree_kind k, int n)
+{
+	if (k == TREE_DIST)
+		return 5;
+	return n < 144 ? 8 : n < 256 ? 9 : n < 280 ? 7 : 8;
+}
+
+static inline unsigned fixed_code(enum tree_kind k, int n)
+{
+	if (k == TREE_DIST)
+		return (unsigned)n;
+	return n < 144	 ? 0x30u + (unsigned)n
+	       : n < 256 ? 0x190u + (unsigned)(n - 144)
+	       : n < 280 ? (unsigned)(n - 256)
+			 : 0xc0u + (unsigned)(n - 280);
+}
+
+static inline unsigned bit_reverse(unsigned code, unsigned len)
+{
+	unsigned r = 0;
+	for (; len; len--, code >>= 1)
+		r = (r << 1) | (code & 1);
+	return r;
+}
+
+/* ---- matching ---------------------------------------------------------- */
+
+/* zlib's UPDATE_HASH with hash_bits 15 rolled over three bytes. */
+static inline unsigned hash3(const unsigned char *p)
+{
+	return (((unsigned)p[0] << 10) ^ ((unsigned)p[1] << 5) ^ p[2]) & 0x7fff;
+}
+
+/* zlib's INSERT_STRING: returns the previous head of pos's chain (0: none,
+ * which zlib cannot tell from position 0 either) and makes pos the head. */
+static inline unsigned insert(deflate6 *d, unsigned mask, unsigned shift, unsigned pos)
+{
+	unsigned h = hash3(d->win + pos), key = (h + 1) << 16;
+	unsigned i = (h * 0x9e3779b1u) >> shift;
+	for (;; i = (i + 1) & mask) {
+		uint32_t e = d->map[i];
+		if (e == 0 || (e & 0xffff0000u) == key) {
+			d->map[i] = key | pos;
+			unsigned head = e & 0xffff;
+			d->prev[pos] = (uint16_t)head;
+			return head;
+		}
+	}
+}
+
+/* Bytes a and b have in common, at most MAX_MATCH. */
+static inline unsigned common(const unsigned char *a, const unsigned char *b)
+{
+	unsigned n = 0;
+	while (n < MAX_MATCH) {
+		uint64_t x, y;
+		memcpy(&x, a + n, 8);
+		memcpy(&y, b + n, 8);
+		if (x != y) {
+			n += (unsigned)__builtin_ctzll(x ^ y) / 8; /* little-endian loads */
+			return n < MAX_MATCH ? n : MAX_MATCH;
+		}
+		n += 8;
+	}
+	return MAX_MATCH;
+}
+
+/* zlib's longest_match at level 6 for the window position start. */
+static unsigned longest_match(deflate6 *d, unsigned start, unsigned lookahead, unsigned prev_length,
+			      unsigned cur, unsigned *match_start)
+{
+	const unsigned char *scan = d->win + start;
+	unsigned chain = MAX_CHAIN, best = prev_length, nice = NICE_LENGTH;
+	if (prev_length >= GOOD_LENGTH)
+		chain >>= 2;
+	if (nice > lookahead)
+		nice = lookahead;
+	/* every input fits in MAX_DIST (32506), so zlib's limit is 0 */
+	do {
+		const unsigned char *m = d->win + cur;
+		if (m[best] != scan[best] || m[best - 1] != scan[best - 1] || m[0] != scan[0] ||
+		    m[1] != scan[1])
+			continue;
+		unsigned len = common(scan, m);
+		if (len > best) {
+			*match_start = cur;
+			best = len;
+			if (len >= nice)
+				break;
+		}
+	} while ((cur = d->prev[cur]) > 0 && --chain != 0);
+	return best <= lookahead ? best : lookahead;
+}
+
+static inline void tally_lit(deflate6 *d, unsigned *nsym, unsigned c)
+{
+	d->sym_dist[*nsym] = 0;
+	d->sym_lc[*nsym] = (uint8_t)c;
+	(*nsym)++;
+	d->lt.freq[c]++;
+}
+
+static inline void tally_match(deflate6 *d, unsigned *nsym, unsigned dist, unsigned lc)
+{
+	d->sym_dist[*nsym] = (uint16_t)dist;
+	d->sym_lc[*nsym] = (uint8_t)lc;
+	(*nsym)++;
+	d->lt.freq[length_code(lc) + LITERALS + 1]++;
+	d->dt.freq[dist_code(dist - 1)]++;
+}
+
+/* zlib's deflate_slow over the whole input with Z_FINISH; returns the
+ * number of symbols tallied. */
+static unsigned match_all(deflate6 *d, unsigned n)
+{
+	unsigned bits = 6;
+	while ((1u << bits) < 2 * n)
+		bits++;
+	unsigned mask = (1u << bits) - 1, shift = 32 - bits;
+	memset(d->map, 0, sizeof(d->map[0]) << bits);
+
+	unsigned nsym = 0, strstart = 0, lookahead = n;
+	unsigned match_length = MIN_MATCH - 1, match_start = 0, prev_length, prev_match;
+	int match_available = 0;
+	while (lookahead > 0) {
+		unsigned head = 0;
+		if (lookahead >= MIN_MATCH)
+			head = insert(d, mask, shift, strstart);
+		prev_length = match_length;
+		prev_match = match_start;
+		match_length = MIN_MATCH - 1;
+		if (head != 0 && prev_length < MAX_LAZY) {
+			match_length =
+			    longest_match(d, strstart, lookahead, prev_length, head, &match_start);
+			if (match_length == MIN_MATCH && strstart - match_start > TOO_FAR)
+				match_length = MIN_MATCH - 1;
+		}
+		if (prev_length >= MIN_MATCH && match_length <= prev_length) {
+			/* the previous position's match is as long: emit it and
+			 * hash the positions it covers */
+			unsigned max_insert = n - MIN_MATCH;
+			tally_match(d, &nsym, strstart - 1 - prev_match, prev_length - MIN_MATCH);
+			lookahead -= prev_length - 1;
+			for (unsigned k = prev_length - 2; k; k--)
+				if (++strstart <= max_insert)
+					insert(d, mask, shift, strstart);
+			match_available = 0;
+			match_length = MIN_MATCH - 1;
+			strstart++;
+		} else if (match_available) {
+			tally_lit(d, &nsym, d->win[strstart - 1]);
+			strstart++;
+			lookahead--;
+		} else {
+			match_available = 1;
+			strstart++;
+			lookahead--;
+		}
+	}
+	if (match_available)
+		tally_lit(d, &nsym, d->win[strstart - 1]);
+	return nsym;
+}
+
+/* ---- Huffman trees, as zlib's trees.c builds them ---------------------- */
+
+/* zlib's tie-break: equal frequencies go shallower first. */
+static inline int smaller(const deflate6 *d, const struct tree *t, int a, int b)
+{
+	return t->freq[a] < t->freq[b] || (t->freq[a] == t->freq[b] && d->depth[a] <= d->depth[b]);
+}
+
+static void heap_down(deflate6 *d, const struct tree *t, int k)
+{
+	int v = d->heap[k];
+	for (int j = k << 1; j <= d->heap_len; j <<= 1) {
+		if (j < d->heap_len && smaller(d, t, d->heap[j + 1], d->heap[j]))
+			j++;
+		if (smaller(d, t, v, d->heap[j]))
+			break;
+		d->heap[k] = d->heap[j];
+		k = j;
+	}
+	d->heap[k] = v;
+}
+
+static inline unsigned extra_bits(enum tree_kind k, int n)
+{
+	switch (k) {
+	case TREE_LIT: return n > LITERALS ? extra_lbits[n - LITERALS - 1] : 0;
+	case TREE_DIST: return extra_dbits((unsigned)n);
+	default: return extra_blbits[n];
+	}
+}
+
+/* Bit lengths from the finished tree, limited to max_length the way zlib
+ * repairs an overflow; adds the block's cost to opt_len (and static_len). */
+static void gen_bitlen(deflate6 *d, struct tree *t, enum tree_kind k, int max_length)
+{
+	int overflow = 0, h;
+	memset(d->bl_count, 0, sizeof(d->bl_count));
+	t->len[d->heap[d->heap_max]] = 0; /* the root */
+	for (h = d->heap_max + 1; h < HEAP_SIZE; h++) {
+		int n = d->heap[h];
+		int bits = t->len[t->dad[n]] + 1;
+		if (bits > max_length) {
+			bits = max_length;
+			overflow++;
+		}
+		t->len[n] = (uint16_t)bits;
+		if (n > t->max_code)
+			continue; /* an internal node */
+		d->bl_count[bits]++;
+		unsigned xbits = extra_bits(k, n), f = t->freq[n];
+		d->opt_len += (unsigned long)f * (bits + xbits);
+		if (k != TREE_BL)
+			d->static_len += (unsigned long)f * (fixed_len(k, n) + xbits);
+	}
+	if (overflow == 0)
+		return;
+	do {
+		int bits = max_length - 1;
+		while (d->bl_count[bits] == 0)
+			bits--;
+		d->bl_count[bits]--;
+		d->bl_count[bits + 1] += 2;
+		d->bl_count[max_length]--;
+		overflow -= 2;
+	} while (overflow > 0);
+	for (int bits = max_length; bits != 0; bits--) {
+		for (int c = d->bl_count[bits]; c != 0;) {
+			int m = d->heap[--h];
+			if (m > t->max_code)
+				continue;
+			if (t->len[m] != bits) {
+				d->opt_len += ((unsigned long)bits - t->len[m]) * t->freq[m];
+				t->len[m] = (uint16_t)bits;
+			}
+			c--;
+		}
+	}
+}
+
+/* Canonical codes for the lengths, bit-reversed for LSB-first output. */
+static void gen_codes(deflate6 *d, struct tree *t)
+{
+	unsigned next[MAX_BITS + 1], code = 0;
+	for (int bits = 1; bits <= MAX_BITS; bits++) {
+		code = (code + d->bl_count[bits - 1]) << 1;
+		next[bits] = code;
+	}
+	for (int n = 0; n <= t->max_code; n++) {
+		unsigned len = t->len[n];
+		if (len)
+			t->code[n] = (uint16_t)bit_reverse(next[len]++, len);
+	}
+}
+
+static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems, int max_length)
+{
+	int max_code = -1;
+	d->heap_len = 0;
+	d->heap_max = HEAP_SIZE;
+	for (int n = 0; n < elems; n++) {
+		if (t->freq[n]) {
+			d->heap[++d->heap_len] = max_code = n;
+			d->depth[n] = 0;
+		} else {
+			t->len[n] = 0;
+		}
+	}
+	/* deflate wants two codes at least: zlib adds fake ones of frequency 1
+	 * and takes their cost back out */
+	while (d->heap_len < 2) {
+		int node = d->heap[++d->heap_len] = max_code < 2 ? ++max_code : 0;
+		t->freq[node] = 1;
+		d->depth[node] = 0;
+		d->opt_len--;
+		if (k != TREE_BL)
+			d->static_len -= fixed_len(k, node);
+	}
+	t->max_code = max_code;
+	for (int n = d->heap_len / 2; n >= 1; n--)
+		heap_down(d, t, n);
+	int node = elems;
+	do {
+		int a = d->heap[1];
+		d->heap[1] = d->heap[d->heap_len--];
+		heap_down(d, t, 1);
+		int b = d->heap[1];
+		d->heap[--d->heap_max] = a;
+		d->heap[--d->heap_max] = b;
+		t->freq[node] = (uint16_t)(t->freq[a] + t->freq[b]);
+		d->depth[node] =
+		    (uint8_t)((d->depth[a] >= d->depth[b] ? d->depth[a] : d->depth[b]) + 1);
+		t->dad[a] = t->dad[b] = (uint16_t)node;
+		d->heap[1] = node++;
+		heap_down(d, t, 1);
+	} while (d->heap_len >= 2);
+	d->heap[--d->heap_max] = d->heap[1];
+	gen_bitlen(d, t, k, max_length);
+	gen_codes(d, t);
+}
+
+/* The run-length pass over a tree's code lengths, shared by counting (bl
+ * frequencies) and sending: emit(d, ctx, symbol, extra value, extra bits). */
+typedef void run_fn(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits);
+
+static void scan_runs(deflate6 *d, struct tree *t, int max_code, run_fn *emit, void *ctx)
+{
+	int prevlen = -1, nextlen = t->len[0], count = 0, max_count = 7, min_count = 4;
+	if (nextlen == 0) {
+		max_count = 138;
+		min_count = 3;
+	}
+	t->len[max_code + 1] = 0xffff; /* guard */
+	for (int n = 0; n <= max_code; n++) {
+		int curlen = nextlen;
+		nextlen = t->len[n + 1];
+		if (++count < max_count && curlen == nextlen) {
+			continue;
+		} else if (count < min_count) {
+			do
+				emit(d, ctx, (unsigned)curlen, 0, 0);
+			while (--count != 0);
+		} else if (curlen != 0) {
+			if (curlen != prevlen) {
+				emit(d, ctx, (unsigned)curlen, 0, 0);
+				count--;
+			}
+			emit(d, ctx, REP_3_6, (unsigned)count - 3, 2);
+		} else if (count <= 10) {
+			emit(d, ctx, REPZ_3_10, (unsigned)count - 3, 3);
+		} else {
+			emit(d, ctx, REPZ_11_138, (unsigned)count - 11, 7);
+		}
+		count = 0;
+		prevlen = curlen;
+		if (nextlen == 0) {
+			max_count = 138;
+			min_count = 3;
+		} else if (curlen == nextlen) {
+			max_count = 6;
+			min_count = 3;
+		} else {
+			max_count = 7;
+			min_count = 4;
+		}
+	}
+}
+
+static void count_run(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits)
+{
+	(void)ctx, (void)xval, (void)xbits;
+	d->bt.freq[sym]++;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+struct bits {
+	unsigned char *p;
+	uint64_t buf;
+	unsigned n;
+};
+
+static inline void put_bits(struct bits *b, unsigned v, unsigned len)
+{
+	b->buf |= (uint64_t)v << b->n;
+	b->n += len;
+	if (b->n >= 32) {
+		for (int i = 0; i < 4; i++)
+			*b->p++ = (unsigned char)(b->buf >> (8 * i));
+		b->buf >>= 32;
+		b->n -= 32;
+	}
+}
+
+static inline void put_bytes_aligned(struct bits *b)
+{
+	for (; b->n > 0; b->n = b->n > 8 ? b->n - 8 : 0, b->buf >>= 8)
+		*b->p++ = (unsigned char)b->buf;
+	b->buf = 0;
+}
+
+static void send_run(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits)
+{
+	struct bits *b = ctx;
+	put_bits(b, d->bt.code[sym], d->bt.len[sym]);
+	if (xbits)
+		put_bits(b, xval, xbits);
+}
+
+static inline void send_sym(struct bits *b, const struct tree *t, enum tree_kind k, int dyn,
+			    unsigned n)
+{
+	if (dyn)
+		put_bits(b, t->code[n], t->len[n]);
+	else
+		put_bits(b, bit_reverse(fixed_code(k, (int)n), fixed_len(k, (int)n)),
+			 fixed_len(k, (int)n));
+}
+
+static void compress_syms(deflate6 *d, struct bits *b, unsigned nsym, int dyn)
+{
+	for (unsigned i = 0; i < nsym; i++) {
+		unsigned dist = d->sym_dist[i], lc = d->sym_lc[i];
+		if (dist == 0) {
+			send_sym(b, &d->lt, TREE_LIT, dyn, lc);
+			continue;
+		}
+		unsigned code = length_code(lc);
+		send_sym(b, &d->lt, TREE_LIT, dyn, code + LITERALS + 1);
+		unsigned x = extra_lbits[code];
+		if (x)
+			put_bits(b, lc & ((1u << x) - 1), x);
+		dist--;
+		code = dist_code(dist);
+		send_sym(b, &d->dt, TREE_DIST, dyn, code);
+		x = extra_dbits(code);
+		if (x)
+			put_bits(b, dist & ((1u << x) - 1), x);
+	}
+	send_sym(b, &d->lt, TREE_LIT, dyn, END_BLOCK);
+}
+
+int deflate6_compress(deflate6 *d, const void *in, size_t n, void *out, size_t cap, size_t *ret_len)
+{
+	if (n > DEFLATE6_MAX)
+		return SG_ETOOBIG;
+	memcpy(d->win, in, n);
+	memset(d->win + n, 0, PAD);
+	memset(d->lt.freq, 0, L_CODES * sizeof(d->lt.freq[0]));
+	memset(d->dt.freq, 0, D_CODES * sizeof(d->dt.freq[0]));
+	memset(d->bt.freq, 0, BL_CODES * sizeof(d->bt.freq[0]));
+	d->lt.freq[END_BLOCK] = 1;
+	d->opt_len = d->static_len = 0;
+	unsigned nsym = match_all(d, (unsigned)n);
+
+	/* zlib's _tr_flush_block for the last (only) block */
+	build_tree(d, &d->lt, TREE_LIT, L_CODES, MAX_BITS);
+	build_tree(d, &d->dt, TREE_DIST, D_CODES, MAX_BITS);
+	scan_runs(d, &d->lt, d->lt.max_code, count_run, NULL);
+	scan_runs(d, &d->dt, d->dt.max_code, count_run, NULL);
+	build_tree(d, &d->bt, TREE_BL, BL_CODES, MAX_BL_BITS);
+	int max_blindex = BL_CODES - 1;
+	while (max_blindex >= 3 && d->bt.len[bl_order[max_blindex]] == 0)
+		max_blindex--;
+	d->opt_len += 3 * ((unsigned long)max_blindex + 1) + 5 + 5 + 4;
+	unsigned long opt_lenb = (d->opt_len + 3 + 7) >> 3;
+	unsigned long static_lenb = (d->static_len + 3 + 7) >> 3;
+	if (static_lenb <= opt_lenb)
+		opt_lenb = static_lenb;
+	int stored = n + 4 <= opt_lenb;
+	size_t block = stored ? 1 + 4 + n : opt_lenb;
+	size_t total = 2 + block + 4;
+	if (total > cap)
+		return SG_ETOOBIG;
+
+	unsigned char *o = out;
+	struct bits b = {.p = o + 2};
+	o[0] = 0x78; /* deflate, 32 KiB window */
+	o[1] = 0x9c; /* level 6, no dictionary, check bits */
+	if (stored) {
+		put_bits(&b, 0 << 1 | 1, 3);
+		put_bytes_aligned(&b);
+		*b.p++ = (unsigned char)n;
+		*b.p++ = (unsigned char)(n >> 8);
+		*b.p++ = (unsigned char)~n;
+		*b.p++ = (unsigned char)(~n >> 8);
+		memcpy(b.p, in, n);
+		b.p += n;
+	} else if (static_lenb == opt_lenb) {
+		put_bits(&b, 1 << 1 | 1, 3);
+		compress_syms(d, &b, nsym, 0);
+	} else {
+		put_bits(&b, 2 << 1 | 1, 3);
+		put_bits(&b, (unsigned)d->lt.max_code + 1 - 257, 5);
+		put_bits(&b, (unsigned)d->dt.max_code + 1 - 1, 5);
+		put_bits(&b, (unsigned)max_blindex + 1 - 4, 4);
+		for (int r = 0; r <= max_blindex; r++)
+			put_bits(&b, d->bt.len[bl_order[r]], 3);
+		scan_runs(d, &d->lt, d->lt.max_code, send_run, &b);
+		scan_runs(d, &d->dt, d->dt.max_code, send_run, &b);
+		compress_syms(d, &b, nsym, 1);
+	}
+	put_bytes_aligned(&b);
+	uLong a = adler32(adler32(0, Z_NULL, 0), in, (uInt)n);
+	for (int i = 3; i >= 0; i--)
+		*b.p++ = (unsigned char)(a >> (8 * i));
+	*ret_len = (size_t)(b.p - o);
+	return 0;
+}
