@@ -27,9 +27,10 @@ typedef struct flask_session {
 	bool compressed;  /* the payload was zlib-compressed ("." prefix) */
 } flask_session;
 
-/* Per-thread scratch that keeps zlib's inflate and deflate states (and an
- * output buffer) alive between calls: setting up a deflate state allocates
- * about 256 KiB and costs more than the rest of a sign. Not thread-safe: one
+/* Per-thread scratch that keeps zlib's inflate and deflate states, deflate6's
+ * state (lib/deflate6.h) and an output buffer alive between calls: setting up
+ * a deflate state allocates about 256 KiB and costs more than the rest of a
+ * sign. Not thread-safe: one
  * per thread (or connection); every function below also accepts NULL. */
 typedef struct flask_scratch flask_scratch;
 int flask_scratch_new(flask_scratch **ret);
