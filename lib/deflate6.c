@@ -69,6 +69,11 @@ struct deflate6 {
 	struct tree lt, dt, bt;
 	int heap[HEAP_SIZE], heap_len, heap_max;
 	uint8_t depth[HEAP_SIZE];
+	uint32_t key[HEAP_SIZE]; /* freq << 8 | depth: zlib's heap order in one compare */
+	struct run {		 /* the code-length runs of both trees, counted then sent */
+		uint8_t sym, xbits, xval;
+	} runs[L_CODES + D_CODES];
+	unsigned nruns;
 	uint16_t bl_count[MAX_BITS + 1];
 	unsigned long opt_len, static_len; /* block bits with dynamic / static trees */
 };
@@ -144,12 +149,14 @@ static inline unsigned fixed_code(enum tree_kind k, int n)
 			 : 0xc0u + (unsigned)(n - 280);
 }
 
+/* The low len bits of code (len <= 15) in reverse order. */
 static inline unsigned bit_reverse(unsigned code, unsigned len)
 {
-	unsigned r = 0;
-	for (; len; len--, code >>= 1)
-		r = (r << 1) | (code & 1);
-	return r;
+	code = ((code & 0x5555) << 1) | ((code >> 1) & 0x5555);
+	code = ((code & 0x3333) << 2) | ((code >> 2) & 0x3333);
+	code = ((code & 0x0f0f) << 4) | ((code >> 4) & 0x0f0f);
+	code = ((code & 0x00ff) << 8) | ((code >> 8) & 0x00ff);
+	return code >> (16 - len);
 }
 
 /* ---- matching ---------------------------------------------------------- */
@@ -293,19 +300,31 @@ static unsigned match_all(deflate6 *d, unsigned n)
 
 /* ---- Huffman trees, as zlib's trees.c builds them ---------------------- */
 
-/* zlib's tie-break: equal frequencies go shallower first. */
-static inline int smaller(const deflate6 *d, const struct tree *t, int a, int b)
+static inline void add_run(deflate6 *d, unsigned sym, unsigned xval, unsigned xbits)
 {
-	return t->freq[a] < t->freq[b] || (t->freq[a] == t->freq[b] && d->depth[a] <= d->depth[b]);
+	d->runs[d->nruns++] = (struct run){(uint8_t)sym, (uint8_t)xbits, (uint8_t)xval};
+	d->bt.freq[sym]++;
 }
 
-static void heap_down(deflate6 *d, const struct tree *t, int k)
+/* zlib's order: by frequency, equal frequencies shallower first (its
+ * smaller(): freq[a] < freq[b] || (freq[a] == freq[b] && depth[a] <= depth[b])). */
+static inline int smaller(const deflate6 *d, int a, int b)
+{
+	return d->key[a] <= d->key[b];
+}
+
+static inline void set_key(deflate6 *d, const struct tree *t, int n)
+{
+	d->key[n] = (uint32_t)t->freq[n] << 8 | d->depth[n];
+}
+
+static void heap_down(deflate6 *d, int k)
 {
 	int v = d->heap[k];
 	for (int j = k << 1; j <= d->heap_len; j <<= 1) {
-		if (j < d->heap_len && smaller(d, t, d->heap[j + 1], d->heap[j]))
+		if (j < d->heap_len && smaller(d, d->heap[j + 1], d->heap[j]))
 			j++;
-		if (smaller(d, t, v, d->heap[j]))
+		if (smaller(d, v, d->heap[j]))
 			break;
 		d->heap[k] = d->heap[j];
 		k = j;
@@ -394,6 +413,7 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 		if (t->freq[n]) {
 			d->heap[++d->heap_len] = max_code = n;
 			d->depth[n] = 0;
+			set_key(d, t, n);
 		} else {
 			t->len[n] = 0;
 		}
@@ -404,38 +424,38 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 		int node = d->heap[++d->heap_len] = max_code < 2 ? ++max_code : 0;
 		t->freq[node] = 1;
 		d->depth[node] = 0;
+		set_key(d, t, node);
 		d->opt_len--;
 		if (k != TREE_BL)
 			d->static_len -= fixed_len(k, node);
 	}
 	t->max_code = max_code;
 	for (int n = d->heap_len / 2; n >= 1; n--)
-		heap_down(d, t, n);
+		heap_down(d, n);
 	int node = elems;
 	do {
 		int a = d->heap[1];
 		d->heap[1] = d->heap[d->heap_len--];
-		heap_down(d, t, 1);
+		heap_down(d, 1);
 		int b = d->heap[1];
 		d->heap[--d->heap_max] = a;
 		d->heap[--d->heap_max] = b;
 		t->freq[node] = (uint16_t)(t->freq[a] + t->freq[b]);
 		d->depth[node] =
 		    (uint8_t)((d->depth[a] >= d->depth[b] ? d->depth[a] : d->depth[b]) + 1);
+		set_key(d, t, node);
 		t->dad[a] = t->dad[b] = (uint16_t)node;
 		d->heap[1] = node++;
-		heap_down(d, t, 1);
+		heap_down(d, 1);
 	} while (d->heap_len >= 2);
 	d->heap[--d->heap_max] = d->heap[1];
 	gen_bitlen(d, t, k, max_length);
 	gen_codes(d, t);
 }
 
-/* The run-length pass over a tree's code lengths, shared by counting (bl
- * frequencies) and sending: emit(d, ctx, symbol, extra value, extra bits). */
-typedef void run_fn(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits);
-
-static void scan_runs(deflate6 *d, struct tree *t, int max_code, run_fn *emit, void *ctx)
+/* zlib's scan_tree: the run-length coding of a tree's code lengths, counted
+ * into the bit-length tree and kept in d->runs for sending. */
+static void scan_runs(deflate6 *d, struct tree *t, int max_code)
 {
 	int prevlen = -1, nextlen = t->len[0], count = 0, max_count = 7, min_count = 4;
 	if (nextlen == 0) {
@@ -450,18 +470,18 @@ static void scan_runs(deflate6 *d, struct tree *t, int max_code, run_fn *emit, v
 			continue;
 		} else if (count < min_count) {
 			do
-				emit(d, ctx, (unsigned)curlen, 0, 0);
+				add_run(d, (unsigned)curlen, 0, 0);
 			while (--count != 0);
 		} else if (curlen != 0) {
 			if (curlen != prevlen) {
-				emit(d, ctx, (unsigned)curlen, 0, 0);
+				add_run(d, (unsigned)curlen, 0, 0);
 				count--;
 			}
-			emit(d, ctx, REP_3_6, (unsigned)count - 3, 2);
+			add_run(d, REP_3_6, (unsigned)count - 3, 2);
 		} else if (count <= 10) {
-			emit(d, ctx, REPZ_3_10, (unsigned)count - 3, 3);
+			add_run(d, REPZ_3_10, (unsigned)count - 3, 3);
 		} else {
-			emit(d, ctx, REPZ_11_138, (unsigned)count - 11, 7);
+			add_run(d, REPZ_11_138, (unsigned)count - 11, 7);
 		}
 		count = 0;
 		prevlen = curlen;
@@ -476,12 +496,6 @@ static void scan_runs(deflate6 *d, struct tree *t, int max_code, run_fn *emit, v
 			min_count = 4;
 		}
 	}
-}
-
-static void count_run(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits)
-{
-	(void)ctx, (void)xval, (void)xbits;
-	d->bt.freq[sym]++;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -509,14 +523,6 @@ static inline void put_bytes_aligned(struct bits *b)
 	for (; b->n > 0; b->n = b->n > 8 ? b->n - 8 : 0, b->buf >>= 8)
 		*b->p++ = (unsigned char)b->buf;
 	b->buf = 0;
-}
-
-static void send_run(deflate6 *d, void *ctx, unsigned sym, unsigned xval, unsigned xbits)
-{
-	struct bits *b = ctx;
-	put_bits(b, d->bt.code[sym], d->bt.len[sym]);
-	if (xbits)
-		put_bits(b, xval, xbits);
 }
 
 static inline void send_sym(struct bits *b, const struct tree *t, enum tree_kind k, int dyn,
@@ -568,8 +574,9 @@ int deflate6_compress(deflate6 *d, const void *in, size_t n, void *out, size_t c
 	/* zlib's _tr_flush_block for the last (only) block */
 	build_tree(d, &d->lt, TREE_LIT, L_CODES, MAX_BITS);
 	build_tree(d, &d->dt, TREE_DIST, D_CODES, MAX_BITS);
-	scan_runs(d, &d->lt, d->lt.max_code, count_run, NULL);
-	scan_runs(d, &d->dt, d->dt.max_code, count_run, NULL);
+	d->nruns = 0;
+	scan_runs(d, &d->lt, d->lt.max_code);
+	scan_runs(d, &d->dt, d->dt.max_code);
 	build_tree(d, &d->bt, TREE_BL, BL_CODES, MAX_BL_BITS);
 	int max_blindex = BL_CODES - 1;
 	while (max_blindex >= 3 && d->bt.len[bl_order[max_blindex]] == 0)
@@ -608,8 +615,12 @@ int deflate6_compress(deflate6 *d, const void *in, size_t n, void *out, size_t c
 		put_bits(&b, (unsigned)max_blindex + 1 - 4, 4);
 		for (int r = 0; r <= max_blindex; r++)
 			put_bits(&b, d->bt.len[bl_order[r]], 3);
-		scan_runs(d, &d->lt, d->lt.max_code, send_run, &b);
-		scan_runs(d, &d->dt, d->dt.max_code, send_run, &b);
+		for (unsigned i = 0; i < d->nruns; i++) {
+			const struct run *r = &d->runs[i];
+			put_bits(&b, d->bt.code[r->sym], d->bt.len[r->sym]);
+			if (r->xbits)
+				put_bits(&b, r->xval, r->xbits);
+		}
 		compress_syms(d, &b, nsym, 1);
 	}
 	put_bytes_aligned(&b);
