@@ -12,7 +12,11 @@
 
 enum { PS_HEAD, PS_BODY, PS_DONE, PS_ERROR };
 
-#define HEAD_INITIAL 512
+/* A head's first buffer: a proxied response head plus a re-signed Set-Cookie
+ * fits, so it is not copied to a bigger one. 1,024 is also glibc's largest
+ * per-thread-cached size (tcache: up to 1,032 bytes); a realloc past it goes
+ * to the arena and consolidates its fast bins on every response. */
+#define HEAD_INITIAL 1024
 
 static const struct llhttp_settings_s settings;
 
