@@ -89,8 +89,8 @@ START_TEST(test_hit_same_as_decode)
 {
 	static const char *const sessions[] = {
 	    "{\"_user_id\":\"42\",\"csrf_token\":\"abc\"}",
-	    "{\"t\":{\" t\":[1,2]},\"b\":{\" b\":\"AAE=\"},\"u\":{\" "
-	    "u\":\"0123456789abcdef0123456789abcdef\"}}",
+	    ("{\"t\":{\" t\":[1,2]},\"b\":{\" b\":\"AAE=\"},\"u\":{\" "
+	     "u\":\"0123456789abcdef0123456789abcdef\"}}"),
 	    "{\"_permanent\":true,\"n\":1}",
 	};
 	struct th_pipe g;

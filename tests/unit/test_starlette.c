@@ -233,8 +233,8 @@ START_TEST(test_read_set_cookie)
 	/* Starlette's deletion, in both versions' spelling */
 	const char *del[] = {
 	    "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly; samesite=lax",
-	    "session=null; path=/app; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly; "
-	    "samesite=strict; secure; domain=example.com",
+	    ("session=null; path=/app; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly; "
+	     "samesite=strict; secure; domain=example.com"),
 	    "session=; Max-Age=0; path=/"};
 	for (size_t i = 0; i < 3; i++) {
 		got = want; /* must be overwritten with NULL */
