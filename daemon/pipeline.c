@@ -883,13 +883,14 @@ struct merge {
 	struct patch_policy pol;
 	int64_t now;
 	json *orig;  /* the session the backend received (stored form) */
-	json *cur;   /* orig with the changes applied so far */
+	json *cur;   /* orig with the changes applied so far; NULL: none yet */
 	bool broken; /* the client's session cannot be parsed: changes are dropped */
 };
 
+/* Parses the session the backend received into g->orig, once. */
 static int merge_dom(struct merge *g)
 {
-	if (g->cur)
+	if (g->orig)
 		return 0;
 	if (g->broken)
 		return SG_EUNSUPPORTED;
@@ -897,8 +898,6 @@ static int merge_dom(struct merge *g)
 	const flask_session *fs = rq ? rq->fs : NULL;
 	int err = fs ? flask_session_parse(fs, &g->orig) : 0;
 	if (!err && !fs && !(g->orig = json_new_object()))
-		err = SG_ENOMEM;
-	if (!err && !(g->cur = json_copy(g->orig)))
 		err = SG_ENOMEM;
 	if (err) {
 		json_free(g->orig);
@@ -911,6 +910,15 @@ static int merge_dom(struct merge *g)
 		return SG_EUNSUPPORTED;
 	}
 	return 0;
+}
+
+/* g->cur for the changes applied in place (a backend's whole session). */
+static int merge_cur(struct merge *g)
+{
+	int err = merge_dom(g);
+	if (err == 0 && !g->cur && !(g->cur = json_copy(g->orig)))
+		err = SG_ENOMEM;
+	return err;
 }
 
 static void merge_reject(struct merge *g, const char *what, enum pipeline_counter r)
@@ -950,7 +958,7 @@ static void merge_set_cookie(struct merge *g, const struct set_cookie *c)
 		}
 	}
 	if (!err)
-		err = merge_dom(g);
+		err = merge_cur(g);
 	if (err == SG_EUNSUPPORTED) {
 		json_free(after);
 		return;
@@ -1006,7 +1014,7 @@ static void merge_starlette(struct merge *g, const char *hdr, size_t len,
 	if (!err)
 		err = tag_escape(plain_before, &before);
 	if (!err)
-		err = merge_dom(g);
+		err = merge_cur(g);
 	if (!err)
 		err = patch_diff_apply(g->cur, before, after, &g->pol, NULL);
 	if (err == SG_ENOMEM)
@@ -1025,7 +1033,14 @@ static void merge_patch(struct merge *g, const char *v, size_t n, unsigned k, un
 {
 	if (merge_dom(g) != 0)
 		return;
-	int err = patch_apply(g->cur, v, n, &g->pol);
+	/* onto a copy, which becomes g->cur: the session stays untouched on
+	 * error, and the first patch copies orig once, not twice */
+	json *next = NULL;
+	int err = patch_apply_copy(g->cur ? g->cur : g->orig, v, n, &g->pol, &next);
+	if (err == 0) {
+		json_free(g->cur);
+		g->cur = next;
+	}
 	if (err) {
 		char what[64];
 		snprintf(what, sizeof(what), "session patch %u of %u", k, total);
@@ -1159,14 +1174,14 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	const flask_session *fs = rq ? rq->fs : NULL;
 	bool upgraded = rq && rq->upgraded;
 	bool deletion = false, permanent = false;
-	if (g.cur && (upgraded || !json_equal(g.orig, g.cur))) {
-		if (g.cur->type == JSON_OBJECT && g.cur->u.obj.len == 0) {
+	const json *fin = g.cur ? g.cur : g.orig; /* the session after the changes */
+	if (fin && (upgraded || (g.cur && !json_equal(g.orig, g.cur)))) {
+		if (fin->type == JSON_OBJECT && fin->u.obj.len == 0) {
 			deletion = true;
 		} else {
-			const json *p = json_object_get_cstr(g.cur, "_permanent");
+			const json *p = json_object_get_cstr(fin, "_permanent");
 			permanent = p && p->type == JSON_TRUE;
-			int err =
-			    flask_encode(pc->signer, scratch(g.t), g.cur, g.now, &value, &vlen);
+			int err = flask_encode(pc->signer, scratch(g.t), fin, g.now, &value, &vlen);
 			if (err == SG_ENOMEM)
 				goto oom;
 			if (err) {

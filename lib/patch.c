@@ -485,21 +485,35 @@ static size_t count_nodes(const json *v, size_t cap)
 }
 
 /* Swap the finished work tree into the caller's session node. */
-static int commit(json *session, json *work)
+/* The checks a patched copy passes before it may replace a session; frees
+ * work when it fails them. */
+static int check_result(json *work)
 {
-	if (!plain_is_object(work)) {
+	int err = 0;
+	if (!plain_is_object(work))
+		err = SG_EINVAL;
+	else if (depth_of(work) > SG_JSON_MAX_DEPTH)
+		err = SG_EDEPTH;
+	if (err)
 		json_free(work);
-		return SG_EINVAL;
-	}
-	if (depth_of(work) > SG_JSON_MAX_DEPTH) {
-		json_free(work);
-		return SG_EDEPTH;
-	}
+	return err;
+}
+
+/* session takes work's contents; work (now holding the old ones) is freed. */
+static void replace(json *session, json *work)
+{
 	json tmp = *session;
 	*session = *work;
 	*work = tmp;
 	json_free(work);
-	return 0;
+}
+
+static int commit(json *session, json *work)
+{
+	int err = check_result(work);
+	if (err == 0)
+		replace(session, work);
+	return err;
 }
 
 /* ---- JSON Patch ---- */
@@ -678,7 +692,8 @@ static int op_apply(json **root, const struct op *o, size_t *copied)
 	return SG_EMALFORMED;
 }
 
-static int json_patch(json *session, const json *ops, const struct patch_policy *pol)
+static int json_patch_copy(const json *session, const json *ops, const struct patch_policy *pol,
+			   json **ret)
 {
 	size_t n = ops->u.arr.len;
 	if (n > SG_PATCH_MAX_OPS)
@@ -710,7 +725,10 @@ static int json_patch(json *session, const json *ops, const struct patch_policy 
 		json_free(work);
 		return err;
 	}
-	return commit(session, work);
+	if ((err = check_result(work)))
+		return err;
+	*ret = work;
+	return 0;
 }
 
 /* ---- merge patch ---- */
@@ -780,7 +798,8 @@ static int merge(json **slot, const json *patch)
 	return 0;
 }
 
-static int merge_patch(json *session, const json *patch, const struct patch_policy *pol)
+static int merge_patch_copy(const json *session, const json *patch, const struct patch_policy *pol,
+			    json **ret)
 {
 	for (size_t i = 0; i < patch->u.obj.len; i++)
 		if (!patch_key_writable(pol, patch->u.obj.m[i].key, patch->u.obj.m[i].klen))
@@ -793,23 +812,37 @@ static int merge_patch(json *session, const json *patch, const struct patch_poli
 		json_free(work);
 		return err;
 	}
-	return commit(session, work);
+	if ((err = check_result(work)))
+		return err;
+	*ret = work;
+	return 0;
 }
 
 /* ---- entry points ---- */
 
-int patch_apply_json(json *session, const json *patch, const struct patch_policy *pol)
+int patch_apply_json_copy(const json *session, const json *patch, const struct patch_policy *pol,
+			  json **ret)
 {
 	if (!session || !plain_is_object(session))
 		return SG_EINVAL;
 	if (patch->type == JSON_OBJECT)
-		return merge_patch(session, patch, pol);
+		return merge_patch_copy(session, patch, pol, ret);
 	if (patch->type == JSON_ARRAY)
-		return json_patch(session, patch, pol);
+		return json_patch_copy(session, patch, pol, ret);
 	return SG_EMALFORMED;
 }
 
-int patch_apply(json *session, const char *text, size_t len, const struct patch_policy *pol)
+int patch_apply_json(json *session, const json *patch, const struct patch_policy *pol)
+{
+	json *work;
+	int err = patch_apply_json_copy(session, patch, pol, &work);
+	if (err == 0)
+		replace(session, work);
+	return err;
+}
+
+int patch_apply_copy(const json *session, const char *text, size_t len,
+		     const struct patch_policy *pol, json **ret)
 {
 	if (len > SG_PATCH_MAX_BYTES)
 		return SG_ETOOBIG;
@@ -817,8 +850,17 @@ int patch_apply(json *session, const char *text, size_t len, const struct patch_
 	int err = json_parse(text, len, 0, &p);
 	if (err)
 		return err;
-	err = patch_apply_json(session, p, pol);
+	err = patch_apply_json_copy(session, p, pol, ret);
 	json_free(p);
+	return err;
+}
+
+int patch_apply(json *session, const char *text, size_t len, const struct patch_policy *pol)
+{
+	json *work;
+	int err = patch_apply_copy(session, text, len, pol, &work);
+	if (err == 0)
+		replace(session, work);
 	return err;
 }
 

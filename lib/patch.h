@@ -53,6 +53,14 @@ int patch_apply(json *session, const char *text, size_t len, const struct patch_
 /* The same with an already parsed patch value. */
 int patch_apply_json(json *session, const json *patch, const struct patch_policy *pol);
 
+/* The same, leaving session untouched: on success *ret is the patched copy
+ * (the caller frees it). A caller that keeps the session it started from
+ * anyway saves patch_apply's internal copy this way. */
+int patch_apply_copy(const json *session, const char *text, size_t len,
+		     const struct patch_policy *pol, json **ret);
+int patch_apply_json_copy(const json *session, const json *patch, const struct patch_policy *pol,
+			  json **ret);
+
 /* For cookie and starlette backends, which send back a whole session:
  * applies to session the difference between before (what the backend
  * received) and after (what it sent back), both stored objects: top-level

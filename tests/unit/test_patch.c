@@ -333,6 +333,46 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* patch_apply_copy leaves the session alone, whether the patch applies or not,
+ * and its copy is what patch_apply makes of the session. */
+START_TEST(test_apply_copy)
+{
+	static const struct {
+		const char *patch;
+		const struct patch_policy *pol;
+		int want;
+	} t[] = {
+	    {"{\"a\":2,\"n\":{\"x\":null,\"y\":1}}", NULL, 0},
+	    {"[{\"op\":\"add\",\"path\":\"/l/-\",\"value\":3},{\"op\":\"remove\",\"path\":\"/a\"}]",
+	     NULL, 0},
+	    {"[{\"op\":\"add\",\"path\":\"/l/-\",\"value\":3},{\"op\":\"test\",\"path\":\"/"
+	     "a\",\"value\":9}]",
+	     NULL, SG_ETESTFAIL},
+	    {"{\"a\":3,\"n\":1}", &pol_ap, SG_EPOLICY},
+	    {"not json", NULL, SG_EMALFORMED},
+	};
+	const char *orig = "{\"a\":1,\"l\":[1,2],\"n\":{\"x\":1}}";
+	for (size_t i = 0; i < TH_NELEMS(t); i++) {
+		json *s = parse(orig), *inplace = parse(orig), *copy = NULL;
+		const char *p = t[i].patch;
+		ck_assert_int_eq(patch_apply(inplace, p, strlen(p), t[i].pol), t[i].want);
+		ck_assert_int_eq(patch_apply_copy(s, p, strlen(p), t[i].pol, &copy), t[i].want);
+		char *d = dump(s);
+		ck_assert_str_eq(d, orig);
+		free(d);
+		if (t[i].want == 0) {
+			ck_assert(json_equal(copy, inplace));
+			ck_assert(!json_equal(copy, s));
+		} else {
+			ck_assert_ptr_null(copy);
+		}
+		json_free(copy);
+		json_free(inplace);
+		json_free(s);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("patch");
@@ -341,6 +381,7 @@ int main(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_writable);
 	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_apply_copy);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
