@@ -15,6 +15,8 @@ struct flask_scratch {
 	deflate6 *d6;        /* small inputs: zlib's bytes without its 256 KiB state */
 	unsigned char *buf;  /* inflate or deflate output */
 	size_t cap;
+	char *text; /* flask_encode's JSON text, kept for the next call */
+	size_t text_cap;
 };
 
 int flask_scratch_new(flask_scratch **ret)
@@ -36,6 +38,7 @@ void flask_scratch_free(flask_scratch *sc)
 		deflateEnd(&sc->def);
 	deflate6_free(sc->d6);
 	free(sc->buf);
+	free(sc->text);
 	free(sc);
 }
 
@@ -321,10 +324,15 @@ int flask_encode(const signer *s, flask_scratch *sc, const json *session, int64_
 {
 	if (!session || session->type != JSON_OBJECT)
 		return SG_EINVAL;
-	char *text = NULL;
+	const unsigned flags = JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII;
 	size_t len = 0;
-	int r = json_dump(session, JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII, &text, &len);
-	if (r)
+	int r;
+	if (sc) { /* into the scratch's buffer: no allocation once it is big enough */
+		r = json_dump_append(session, flags, &sc->text, &len, &sc->text_cap);
+		return r ? r : flask_encode_text(s, sc, sc->text, len, now, ret, ret_len);
+	}
+	char *text = NULL;
+	if ((r = json_dump(session, flags, &text, &len)))
 		return r;
 	r = flask_encode_text(s, sc, text, len, now, ret, ret_len);
 	free(text);
