@@ -69,8 +69,10 @@ struct deflate6 {
 	struct tree lt, dt, bt;
 	int heap[HEAP_SIZE], heap_len, heap_max;
 	uint8_t depth[HEAP_SIZE];
-	uint32_t key[HEAP_SIZE]; /* freq << 8 | depth: zlib's heap order in one compare */
-	struct run {		 /* the code-length runs of both trees, counted then sent */
+	uint32_t key[HEAP_SIZE];  /* freq << 8 | depth: zlib's heap order in one compare */
+	uint16_t leaves[L_CODES]; /* a tree's symbols with a code, ascending */
+	int nleaves;
+	struct run { /* the code-length runs of both trees, counted then sent */
 		uint8_t sym, xbits, xval;
 	} runs[L_CODES + D_CODES];
 	unsigned nruns;
@@ -389,7 +391,8 @@ static void gen_bitlen(deflate6 *d, struct tree *t, enum tree_kind k, int max_le
 	}
 }
 
-/* Canonical codes for the lengths, bit-reversed for LSB-first output. */
+/* Canonical codes for the lengths, bit-reversed for LSB-first output; only
+ * the leaves have a length, so only they are visited (in symbol order). */
 static void gen_codes(deflate6 *d, struct tree *t)
 {
 	unsigned next[MAX_BITS + 1], code = 0;
@@ -397,10 +400,9 @@ static void gen_codes(deflate6 *d, struct tree *t)
 		code = (code + d->bl_count[bits - 1]) << 1;
 		next[bits] = code;
 	}
-	for (int n = 0; n <= t->max_code; n++) {
-		unsigned len = t->len[n];
-		if (len)
-			t->code[n] = (uint16_t)bit_reverse(next[len]++, len);
+	for (int i = 0; i < d->nleaves; i++) {
+		unsigned n = d->leaves[i], len = t->len[n];
+		t->code[n] = (uint16_t)bit_reverse(next[len]++, len);
 	}
 }
 
@@ -409,13 +411,20 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 	int max_code = -1;
 	d->heap_len = 0;
 	d->heap_max = HEAP_SIZE;
-	for (int n = 0; n < elems; n++) {
-		if (t->freq[n]) {
-			d->heap[++d->heap_len] = max_code = n;
-			d->depth[n] = 0;
-			set_key(d, t, n);
-		} else {
-			t->len[n] = 0;
+	memset(t->len, 0, (size_t)elems * sizeof(t->len[0]));
+	d->nleaves = 0;
+	for (int n = 0; n < elems; n += 4) {
+		uint64_t four; /* sparse histograms: skip four empty symbols at once */
+		memcpy(&four, &t->freq[n], sizeof(four));
+		if (four == 0)
+			continue;
+		for (int i = n; i < n + 4 && i < elems; i++) {
+			if (t->freq[i]) {
+				d->heap[++d->heap_len] = max_code = i;
+				d->depth[i] = 0;
+				set_key(d, t, i);
+				d->leaves[d->nleaves++] = (uint16_t)i;
+			}
 		}
 	}
 	/* deflate wants two codes at least: zlib adds fake ones of frequency 1
@@ -425,6 +434,14 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 		t->freq[node] = 1;
 		d->depth[node] = 0;
 		set_key(d, t, node);
+		if (node == 0) { /* below every other symbol */
+			memmove(d->leaves + 1, d->leaves,
+				(size_t)d->nleaves * sizeof(d->leaves[0]));
+			d->leaves[0] = 0;
+			d->nleaves++;
+		} else {
+			d->leaves[d->nleaves++] = (uint16_t)node;
+		}
 		d->opt_len--;
 		if (k != TREE_BL)
 			d->static_len -= fixed_len(k, node);
