@@ -484,7 +484,6 @@ static size_t count_nodes(const json *v, size_t cap)
 	return n;
 }
 
-/* Swap the finished work tree into the caller's session node. */
 /* The checks a patched copy passes before it may replace a session; frees
  * work when it fails them. */
 static int check_result(json *work)
@@ -508,6 +507,7 @@ static void replace(json *session, json *work)
 	json_free(work);
 }
 
+/* Swap the finished work tree into the caller's session node, if it passes. */
 static int commit(json *session, json *work)
 {
 	int err = check_result(work);
