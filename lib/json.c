@@ -749,6 +749,25 @@ static const char short_esc[0x60] = {
 	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
 	['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
 };
+/* Bytes dump_string copies as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char verbatim[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 /* clang-format on */
 
 static char *put_u(char *d, uint32_t u)
@@ -776,12 +795,13 @@ static int dump_string(struct out *o, const char *str, size_t len, bool ascii)
 	char *d = o->p + o->len;
 	*d++ = '"';
 	while (s < e) {
+		/* runs of bytes written as they are are most of a session's
+		 * text: one table look-up per byte */
+		while (s < e && verbatim[*s])
+			*d++ = (char)*s++;
+		if (s == e)
+			break;
 		unsigned char c = *s;
-		if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-			*d++ = (char)c;
-			s++;
-			continue;
-		}
 		size_t used = (size_t)(d - o->p), rest = (size_t)(e - s);
 		if (o->cap - used - 1 < rest + 13) {
 			o->len = used;
