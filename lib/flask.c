@@ -324,18 +324,16 @@ int flask_encode(const signer *s, flask_scratch *sc, const json *session, int64_
 {
 	if (!session || session->type != JSON_OBJECT)
 		return SG_EINVAL;
-	const unsigned flags = JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII;
-	size_t len = 0;
-	int r;
-	if (sc) { /* into the scratch's buffer: no allocation once it is big enough */
-		r = json_dump_append(session, flags, &sc->text, &len, &sc->text_cap);
-		return r ? r : flask_encode_text(s, sc, sc->text, len, now, ret, ret_len);
-	}
-	char *text = NULL;
-	if ((r = json_dump(session, flags, &text, &len)))
-		return r;
-	r = flask_encode_text(s, sc, text, len, now, ret, ret_len);
-	free(text);
+	/* into the scratch's buffer when there is one: no allocation once it
+	 * is big enough */
+	char *own = NULL;
+	size_t own_cap = 0, len = 0;
+	char **text = sc ? &sc->text : &own;
+	size_t *cap = sc ? &sc->text_cap : &own_cap;
+	int r = json_dump_append(session, JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII, text, &len, cap);
+	if (r == 0)
+		r = flask_encode_text(s, sc, *text, len, now, ret, ret_len);
+	free(own);
 	return r;
 }
 
