@@ -912,6 +912,12 @@ static int merge_dom(struct merge *g)
 	return 0;
 }
 
+/* The session with the changes applied so far (orig while there are none). */
+static const json *merge_now(const struct merge *g)
+{
+	return g->cur ? g->cur : g->orig;
+}
+
 /* g->cur for the changes applied in place (a backend's whole session). */
 static int merge_cur(struct merge *g)
 {
@@ -1036,7 +1042,7 @@ static void merge_patch(struct merge *g, const char *v, size_t n, unsigned k, un
 	/* onto a copy, which becomes g->cur: the session stays untouched on
 	 * error, and the first patch copies orig once, not twice */
 	json *next = NULL;
-	int err = patch_apply_copy(g->cur ? g->cur : g->orig, v, n, &g->pol, &next);
+	int err = patch_apply_copy(merge_now(g), v, n, &g->pol, &next);
 	if (err == 0) {
 		json_free(g->cur);
 		g->cur = next;
@@ -1174,7 +1180,7 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	const flask_session *fs = rq ? rq->fs : NULL;
 	bool upgraded = rq && rq->upgraded;
 	bool deletion = false, permanent = false;
-	const json *fin = g.cur ? g.cur : g.orig; /* the session after the changes */
+	const json *fin = merge_now(&g);
 	if (fin && (upgraded || (g.cur && !json_equal(g.orig, g.cur)))) {
 		if (fin->type == JSON_OBJECT && fin->u.obj.len == 0) {
 			deletion = true;

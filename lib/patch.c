@@ -820,8 +820,8 @@ static int merge_patch_copy(const json *session, const json *patch, const struct
 
 /* ---- entry points ---- */
 
-int patch_apply_json_copy(const json *session, const json *patch, const struct patch_policy *pol,
-			  json **ret)
+static int apply_json_copy(const json *session, const json *patch, const struct patch_policy *pol,
+			   json **ret)
 {
 	if (!session || !plain_is_object(session))
 		return SG_EINVAL;
@@ -835,7 +835,7 @@ int patch_apply_json_copy(const json *session, const json *patch, const struct p
 int patch_apply_json(json *session, const json *patch, const struct patch_policy *pol)
 {
 	json *work;
-	int err = patch_apply_json_copy(session, patch, pol, &work);
+	int err = apply_json_copy(session, patch, pol, &work);
 	if (err == 0)
 		replace(session, work);
 	return err;
@@ -850,7 +850,7 @@ int patch_apply_copy(const json *session, const char *text, size_t len,
 	int err = json_parse(text, len, 0, &p);
 	if (err)
 		return err;
-	err = patch_apply_json_copy(session, p, pol, ret);
+	err = apply_json_copy(session, p, pol, ret);
 	json_free(p);
 	return err;
 }

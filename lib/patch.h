@@ -58,8 +58,6 @@ int patch_apply_json(json *session, const json *patch, const struct patch_policy
  * anyway saves patch_apply's internal copy this way. */
 int patch_apply_copy(const json *session, const char *text, size_t len,
 		     const struct patch_policy *pol, json **ret);
-int patch_apply_json_copy(const json *session, const json *patch, const struct patch_policy *pol,
-			  json **ret);
 
 /* For cookie and starlette backends, which send back a whole session:
  * applies to session the difference between before (what the backend
