@@ -22,19 +22,75 @@ static const struct llhttp_settings_s settings;
 
 /* ---- small helpers ---- */
 
+/* RFC 9110 5.6.2 token characters, one look-up per byte of every header
+ * name: ALPHA, DIGIT and !#$%&'*+-.^_`|~ */
+static const bool tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static bool is_tchar(unsigned char c)
 {
-	/* RFC 9110 5.6.2 token characters (a switch, not strchr: this runs
-	 * for every byte of every header name) */
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
+	return tchar[c];
+}
+
+/* Word-at-a-time byte classes for the checks that read every byte of a
+ * head (hundreds per request, mostly a cookie): a word without any byte of
+ * interest is skipped in a few instructions, one with one is looked at byte
+ * by byte. Both tests are exact (no word with such a byte is skipped). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* A byte below n (n <= 128) in w. */
+static inline bool has_below(uint64_t w, unsigned n)
+{
+	return ((w - ONES * n) & ~w & HIGHS) != 0;
+}
+
+/* A byte equal to c in w. */
+static inline bool has_byte(uint64_t w, unsigned char c)
+{
+	return has_below(w ^ (ONES * c), 1);
+}
+
+/* RFC 9110 5.5 field-value: no CTL but HTAB. */
+static inline bool ctl_free_byte(unsigned char c)
+{
+	return (c >= 0x20 || c == '\t') && c != 0x7f;
+}
+
+static bool field_value_ok(const char *v, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = load64(v + i);
+		if (!has_below(w, 0x20) && !has_byte(w, 0x7f))
+			continue;
+		for (size_t k = i; k < i + 8; k++)
+			if (!ctl_free_byte((unsigned char)v[k]))
+				return false;
 	}
+	for (; i < n; i++)
+		if (!ctl_free_byte((unsigned char)v[i]))
+			return false;
+	return true;
 }
 
 static unsigned char lower(unsigned char c)
@@ -62,7 +118,8 @@ bool http_name_eq(const char *a, size_t alen, const char *b, size_t blen, unsign
 
 static bool slice_is(const struct http_msg *m, struct http_slice s, const char *lit)
 {
-	return http_name_eq(m->buf + s.off, s.len, lit, strlen(lit), 0);
+	size_t n = strlen(lit);
+	return s.len == n && http_name_eq(m->buf + s.off, s.len, lit, n, 0);
 }
 
 /* Makes room for n more bytes in m->buf. */
@@ -387,6 +444,11 @@ static unsigned connection_flags(const char *v, size_t n)
 static int check_raw(struct http_parser *p, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* NUL, LF and CR are all below 0x0e */
+		if (i + 8 <= n && !has_below(load64(b + i), 0x0e)) {
+			i += 7;
+			continue;
+		}
 		char c = b[i];
 		if (c == '\0')
 			return fail(p, 400, "NUL in message head");
@@ -416,12 +478,11 @@ static int check_headers(struct http_parser *p, struct http_msg *m)
 			if (nm[k] == '_' && !p->lim->allow_underscore)
 				return fail(p, 400, "underscore in header name");
 		}
-		for (uint32_t k = 0; k < h->value.len; k++) {
-			unsigned char c = (unsigned char)v[k];
-			if (c == '\r' || c == '\n') /* llhttp keeps a fold inside the value */
+		if (!field_value_ok(v, h->value.len)) {
+			/* llhttp keeps a fold inside the value */
+			if (memchr(v, '\n', h->value.len) || memchr(v, '\r', h->value.len))
 				return fail(p, 400, "obsolete line folding");
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return fail(p, 400, "control character in header value");
+			return fail(p, 400, "control character in header value");
 		}
 		if (slice_is(m, h->name, "content-length")) {
 			if (++ncl > 1)
@@ -728,7 +789,8 @@ int http_hdr_next(const struct http_msg *m, int from, const char *name, size_t n
 		const struct http_header *h = &m->hdrs[i];
 		if (h->flags & HTTP_HDR_DELETED)
 			continue;
-		if (http_name_eq(m->buf + h->name.off, h->name.len, name, nlen, match))
+		if (h->name.len == nlen && /* most names differ in length: no call */
+		    http_name_eq(m->buf + h->name.off, h->name.len, name, nlen, match))
 			return (int)i;
 	}
 	return -1;
@@ -759,17 +821,6 @@ unsigned http_hdr_remove(struct http_msg *m, const char *name, size_t nlen, unsi
 	return n;
 }
 
-/* RFC 9110 5.5 field-value: no CTL but HTAB. Values added here are the
- * session JSON and cookies (hundreds of bytes per request): one pass without
- * an early exit, which the compiler vectorizes. */
-static bool field_value_ok(const unsigned char *v, size_t n)
-{
-	unsigned bad = 0;
-	for (size_t i = 0; i < n; i++)
-		bad |= ((v[i] < 0x20) & (v[i] != '\t')) | (v[i] == 0x7f);
-	return bad == 0;
-}
-
 int http_hdr_add(struct http_msg *m, const char *name, size_t nlen, const char *value,
 		 size_t vlen)
 {
@@ -778,7 +829,7 @@ int http_hdr_add(struct http_msg *m, const char *name, size_t nlen, const char *
 	for (size_t i = 0; i < nlen; i++)
 		if (!is_tchar((unsigned char)name[i]))
 			return SG_EINVAL;
-	if (!field_value_ok((const unsigned char *)value, vlen))
+	if (!field_value_ok(value, vlen))
 		return SG_EINVAL;
 	int rc = msg_reserve(m, nlen + vlen);
 	if (rc != 0)
