@@ -67,9 +67,10 @@ struct deflate6 {
 	uint16_t sym_dist[DEFLATE6_MAX]; /* 0 for a literal, else the match distance */
 	uint8_t sym_lc[DEFLATE6_MAX];	 /* the literal, or match length - MIN_MATCH */
 	struct tree lt, dt, bt;
-	int heap[HEAP_SIZE], heap_len, heap_max;
-	uint8_t depth[HEAP_SIZE];
-	uint32_t key[HEAP_SIZE];  /* freq << 8 | depth: zlib's heap order in one compare */
+	uint64_t heap[HEAP_SIZE]; /* zlib's heap of nodes, each entry carrying its order key */
+	int heap_len;
+	uint16_t order[HEAP_SIZE]; /* the nodes as the heap gave them, root first from heap_max */
+	int heap_max;
 	uint16_t leaves[L_CODES]; /* a tree's symbols with a code, ascending */
 	int nleaves;
 	struct run { /* the code-length runs of both trees, counted then sent */
@@ -308,25 +309,47 @@ static inline void add_run(deflate6 *d, unsigned sym, unsigned xval, unsigned xb
 	d->bt.freq[sym]++;
 }
 
-/* zlib's order: by frequency, equal frequencies shallower first (its
- * smaller(): freq[a] < freq[b] || (freq[a] == freq[b] && depth[a] <= depth[b])). */
-static inline int smaller(const deflate6 *d, int a, int b)
+/* A heap entry: zlib's order key, frequency then depth, above the node's
+ * number, so the heap compares entries without looking anything up. zlib's
+ * smaller() is freq[a] < freq[b] || (freq[a] == freq[b] && depth[a] <=
+ * depth[b]): the key compare below, ties included. Frequencies are at most
+ * DEFLATE6_MAX + 2 (a tree's symbols plus fake ones) and depths fit zlib's
+ * unsigned char. */
+enum { NODE_BITS = 10, DEPTH_BITS = 8 };
+
+static inline uint64_t heap_entry(unsigned freq, unsigned depth, unsigned node)
 {
-	return d->key[a] <= d->key[b];
+	return (uint64_t)freq << (NODE_BITS + DEPTH_BITS) | (uint64_t)depth << NODE_BITS | node;
 }
 
-static inline void set_key(deflate6 *d, const struct tree *t, int n)
+static inline unsigned entry_node(uint64_t e)
 {
-	d->key[n] = (uint32_t)t->freq[n] << 8 | d->depth[n];
+	return (unsigned)(e & ((1u << NODE_BITS) - 1));
+}
+
+static inline unsigned entry_depth(uint64_t e)
+{
+	return (unsigned)(e >> NODE_BITS) & ((1u << DEPTH_BITS) - 1);
+}
+
+static inline unsigned entry_freq(uint64_t e)
+{
+	return (unsigned)(e >> (NODE_BITS + DEPTH_BITS));
+}
+
+static inline int smaller(uint64_t a, uint64_t b)
+{
+	return a >> NODE_BITS <= b >> NODE_BITS;
 }
 
 static void heap_down(deflate6 *d, int k)
 {
-	int v = d->heap[k];
-	for (int j = k << 1; j <= d->heap_len; j <<= 1) {
-		if (j < d->heap_len && smaller(d, d->heap[j + 1], d->heap[j]))
+	uint64_t v = d->heap[k];
+	int len = d->heap_len;
+	for (int j = k << 1; j <= len; j <<= 1) {
+		if (j < len && smaller(d->heap[j + 1], d->heap[j]))
 			j++;
-		if (smaller(d, v, d->heap[j]))
+		if (smaller(v, d->heap[j]))
 			break;
 		d->heap[k] = d->heap[j];
 		k = j;
@@ -349,9 +372,9 @@ static void gen_bitlen(deflate6 *d, struct tree *t, enum tree_kind k, int max_le
 {
 	int overflow = 0, h;
 	memset(d->bl_count, 0, sizeof(d->bl_count));
-	t->len[d->heap[d->heap_max]] = 0; /* the root */
+	t->len[d->order[d->heap_max]] = 0; /* the root */
 	for (h = d->heap_max + 1; h < HEAP_SIZE; h++) {
-		int n = d->heap[h];
+		int n = d->order[h];
 		int bits = t->len[t->dad[n]] + 1;
 		if (bits > max_length) {
 			bits = max_length;
@@ -379,7 +402,7 @@ static void gen_bitlen(deflate6 *d, struct tree *t, enum tree_kind k, int max_le
 	} while (overflow > 0);
 	for (int bits = max_length; bits != 0; bits--) {
 		for (int c = d->bl_count[bits]; c != 0;) {
-			int m = d->heap[--h];
+			int m = d->order[--h];
 			if (m > t->max_code)
 				continue;
 			if (t->len[m] != bits) {
@@ -420,9 +443,8 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 			continue;
 		for (int i = n; i < n + 4 && i < elems; i++) {
 			if (t->freq[i]) {
-				d->heap[++d->heap_len] = max_code = i;
-				d->depth[i] = 0;
-				set_key(d, t, i);
+				d->heap[++d->heap_len] = heap_entry(t->freq[i], 0, (unsigned)i);
+				max_code = i;
 				d->leaves[d->nleaves++] = (uint16_t)i;
 			}
 		}
@@ -430,10 +452,9 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 	/* deflate wants two codes at least: zlib adds fake ones of frequency 1
 	 * and takes their cost back out */
 	while (d->heap_len < 2) {
-		int node = d->heap[++d->heap_len] = max_code < 2 ? ++max_code : 0;
+		int node = max_code < 2 ? ++max_code : 0;
+		d->heap[++d->heap_len] = heap_entry(1, 0, (unsigned)node);
 		t->freq[node] = 1;
-		d->depth[node] = 0;
-		set_key(d, t, node);
 		if (node == 0) { /* below every other symbol */
 			memmove(d->leaves + 1, d->leaves,
 				(size_t)d->nleaves * sizeof(d->leaves[0]));
@@ -451,21 +472,22 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 		heap_down(d, n);
 	int node = elems;
 	do {
-		int a = d->heap[1];
+		uint64_t a = d->heap[1];
 		d->heap[1] = d->heap[d->heap_len--];
 		heap_down(d, 1);
-		int b = d->heap[1];
-		d->heap[--d->heap_max] = a;
-		d->heap[--d->heap_max] = b;
-		t->freq[node] = (uint16_t)(t->freq[a] + t->freq[b]);
-		d->depth[node] =
-		    (uint8_t)((d->depth[a] >= d->depth[b] ? d->depth[a] : d->depth[b]) + 1);
-		set_key(d, t, node);
-		t->dad[a] = t->dad[b] = (uint16_t)node;
-		d->heap[1] = node++;
+		uint64_t b = d->heap[1];
+		d->order[--d->heap_max] = (uint16_t)entry_node(a);
+		d->order[--d->heap_max] = (uint16_t)entry_node(b);
+		unsigned da = entry_depth(a), db = entry_depth(b);
+		/* internal nodes' frequencies live in their entries only: gen_bitlen
+		 * reads the leaves' */
+		d->heap[1] = heap_entry(entry_freq(a) + entry_freq(b),
+					(uint8_t)((da >= db ? da : db) + 1), (unsigned)node);
+		t->dad[entry_node(a)] = t->dad[entry_node(b)] = (uint16_t)node;
+		node++;
 		heap_down(d, 1);
 	} while (d->heap_len >= 2);
-	d->heap[--d->heap_max] = d->heap[1];
+	d->order[--d->heap_max] = (uint16_t)entry_node(d->heap[1]);
 	gen_bitlen(d, t, k, max_length);
 	gen_codes(d, t);
 }
@@ -482,6 +504,15 @@ static void scan_runs(deflate6 *d, struct tree *t, int max_code)
 	t->len[max_code + 1] = 0xffff; /* guard */
 	for (int n = 0; n <= max_code; n++) {
 		int curlen = nextlen;
+		/* four more of the same that the run can take: what four turns
+		 * of the loop below would do (zero runs of a literal tree are
+		 * long); the guard stops it at max_code */
+		uint64_t same = (uint64_t)(uint16_t)curlen * 0x0001000100010001ull;
+		for (uint64_t w; count + 4 < max_count; n += 4, count += 4) {
+			memcpy(&w, &t->len[n + 1], sizeof(w));
+			if (w != same)
+				break;
+		}
 		nextlen = t->len[n + 1];
 		if (++count < max_count && curlen == nextlen) {
 			continue;
