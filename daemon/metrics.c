@@ -541,6 +541,12 @@ int metrics_render(struct evbuffer *out, const struct metrics_state *st)
 	head(&o, "sessiongate_session_cache_entries", "gauge",
 	     "Verified cookies held in the workers' caches now, summed over workers.");
 	put(&o, "sessiongate_session_cache_entries %llu\n", (unsigned long long)centries);
+	head(&o, "sessiongate_session_patches_spliced_total", "counter",
+	     "Session patch headers applied to the session's JSON text directly (top-level "
+	     "plain values on a session in Flask's own form), without a parsed copy, summed "
+	     "over workers; the others go through the full JSON merge.");
+	put(&o, "sessiongate_session_patches_spliced_total %llu\n",
+	    (unsigned long long)pipeline_spliced());
 
 	head(&o, "sessiongate_config_reloads_total", "counter",
 	     "Configuration reloads (SIGHUP), by result.");

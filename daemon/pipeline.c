@@ -24,6 +24,7 @@
 #include "patch.h"
 #include "pipeline.h"
 #include "signer.h"
+#include "splice.h"
 #include "starlette.h"
 #include "tag.h"
 #include "vcache.h"
@@ -164,6 +165,7 @@ struct pipe_thread {
 	/* the cache's hits, misses and entries held (a mirror of vcache_count,
 	 * which only the owner may call): written like n, summed at scrape time */
 	_Atomic uint64_t cache_hits, cache_misses, cache_entries;
+	_Atomic uint64_t spliced; /* patch headers applied by lib/splice.c */
 };
 
 static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -270,6 +272,7 @@ static vcache *cache_for(struct pipe_thread *t, const struct pipe_conf *pc)
 
 /* vcache flags */
 #define CACHED_PERMANENT 1u /* the session has "_permanent": true */
+#define CACHED_CANONICAL 2u /* its JSON text is its own json_dump: patches splice */
 
 void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entries)
 {
@@ -292,6 +295,21 @@ void pipeline_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *entries)
 	*hits = h;
 	*misses = m;
 	*entries = e;
+}
+
+uint64_t pipeline_thread_spliced(void)
+{
+	return self ? atomic_load_explicit(&self->spliced, memory_order_relaxed) : 0;
+}
+
+uint64_t pipeline_spliced(void)
+{
+	uint64_t n = 0;
+	pthread_mutex_lock(&threads_mu);
+	for (struct pipe_thread *t = threads; t; t = t->next)
+		n += atomic_load_explicit(&t->spliced, memory_order_relaxed);
+	pthread_mutex_unlock(&threads_mu);
+	return n;
 }
 
 void pipeline_counters(uint64_t out[PC_COUNT])
@@ -392,10 +410,20 @@ static bool text_top_true(const char *s, size_t n, const char *key, size_t klen)
 		char c = s[i];
 		if (c == '"') {
 			size_t st = ++i;
-			while (i < n && s[i] != '"')
-				i += s[i] == '\\' ? 2 : 1;
-			if (i >= n)
-				return false;
+			/* the closing quote: the next '"' after an even run of
+			 * backslashes (memchr: session strings are long) */
+			for (;;) {
+				const char *q = i < n ? memchr(s + i, '"', n - i) : NULL;
+				if (!q)
+					return false;
+				size_t j = (size_t)(q - s), run = 0;
+				while (j - run > st && s[j - run - 1] == '\\')
+					run++;
+				i = j;
+				if (run % 2 == 0)
+					break;
+				i++;
+			}
 			if (depth != 1 || !want_key)
 				continue;
 			want_key = false;
@@ -486,6 +514,7 @@ struct pipe_req {
 	flask_session *fs; /* the client's verified session; NULL = empty */
 	bool upgraded;	   /* fs was read from a Starlette cookie: always answer with ours */
 	int permanent;	   /* fs has "_permanent": true (1), not (0), not looked yet (-1) */
+	bool canonical;	   /* fs->json is Flask's dump of itself: lib/splice.c may patch it */
 	/* session: starlette only */
 	const char *plain; /* the plain view the backend received ("{}" when none) */
 	size_t plain_len;
@@ -563,6 +592,18 @@ static int starlette_cookie(struct pipe_conf *pc, const struct pipeline_ctx *ctx
 			     rq->st_sent ? strlen(rq->st_sent) : 0, ret, ret_len);
 	free(stripped);
 	return err;
+}
+
+/* Is text exactly v's dump in Flask's form (what flask_encode writes)? */
+static bool is_own_dump(const json *v, const char *text, size_t len)
+{
+	char *d;
+	size_t dn;
+	if (json_dump(v, JSON_DUMP_SORT_KEYS | JSON_DUMP_ASCII, &d, &dn) != 0)
+		return false;
+	bool same = dn == len && memcmp(d, text, len) == 0;
+	free(d);
+	return same;
 }
 
 int pipeline_request(struct pipeline_ctx *ctx)
@@ -702,10 +743,12 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	const char *plain = "{}";
 	size_t plen = 2;
 	int permanent = -1;
+	bool canonical = false;
 	if (fs && hit) {
 		plain = pbuf ? pbuf : fs->json;
 		plen = hit->plain_len;
 		permanent = (hit->flags & CACHED_PERMANENT) != 0;
+		canonical = (hit->flags & CACHED_CANONICAL) != 0;
 	} else if (fs) {
 		/* The fast path forwards the stored text as is, so it must be
 		 * proven JSON first (a key holder can sign "{?"): one parse per
@@ -714,6 +757,11 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		if (tag_text_is_plain(fs->json, fs->json_len)) {
 			json *v = NULL;
 			err = flask_session_parse(fs, &v);
+			/* with a cache, learn once per cookie whether its text is
+			 * what Flask would write for it (nearly always): then a
+			 * patch can be spliced into the text on later requests */
+			if (!err && vc)
+				canonical = is_own_dump(v, fs->json, fs->json_len);
 			json_free(v);
 			/* nested beyond what our parser builds (SG_JSON_MAX_DEPTH):
 			 * trusted data Flask reads, forwarded as stored */
@@ -751,7 +799,9 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	 * itself: cache it (a failure to cache changes nothing). */
 	if (fs && vc && !hit && !upgraded) {
 		permanent = text_top_true(fs->json, fs->json_len, "_permanent", 10);
-		(void)vcache_put(vc, fs, plain, plen, permanent ? CACHED_PERMANENT : 0);
+		(void)vcache_put(vc, fs, plain, plen,
+				 (permanent ? CACHED_PERMANENT : 0) |
+				     (canonical ? CACHED_CANONICAL : 0));
 		cache_entries_sync(t);
 	}
 	struct pipe_req *rq = NULL;
@@ -764,6 +814,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		rq->fs = fs;
 		rq->upgraded = upgraded;
 		rq->permanent = permanent;
+		rq->canonical = canonical;
 		rq->plain = plain;
 		rq->plain_len = plen;
 		rq->plain_buf = pbuf; /* kept: the response side diffs against it */
@@ -1056,6 +1107,44 @@ static void merge_patch(struct merge *g, const char *v, size_t n, unsigned k, un
 	}
 }
 
+/* The patch headers spliced into the session's text one after the other
+ * (lib/splice.c), when the text is canonical and nothing was merged yet.
+ * true: *ret is the result (malloc'd) and every patch counted as applied.
+ * false: the DOM path runs them all, as if this had not been tried. */
+static bool splice_patches(struct merge *g, const struct http_msg *resp, const char *pname,
+			   size_t pname_len, char **ret, size_t *ret_len)
+{
+	const struct pipe_req *rq = g->ctx->state;
+	if (!rq || !rq->fs || !rq->canonical || rq->upgraded || g->orig || g->cur || g->broken)
+		return false;
+	const char *text = rq->fs->json;
+	size_t len = rq->fs->json_len;
+	char *own = NULL;
+	unsigned n = 0;
+	for (int i = 0; (i = http_hdr_next(resp, i, pname, pname_len, HTTP_MATCH_UNDERSCORE)) >= 0;
+	     i++, n++) {
+		size_t vlen;
+		const char *v = http_hdr_value(resp, (unsigned)i, &vlen);
+		char *next;
+		if (splice_merge_patch(text, len, v, vlen, &g->pol, &next, &len) != 0) {
+			free(own);
+			return false;
+		}
+		free(own);
+		text = own = next;
+	}
+	if (!own)
+		return false;
+	while (n--) {
+		count(g->t, PC_PATCH_APPLIED);
+		if (g->t)
+			bump(&g->t->spliced);
+	}
+	*ret = own;
+	*ret_len = len;
+	return true;
+}
+
 int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 {
 	const struct sg_session_conf *s = &ctx->cfg->session;
@@ -1095,8 +1184,8 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	    .now = (int64_t)time(NULL),
 	};
 	int status = 0;
-	char *value = NULL, *sc = NULL;
-	size_t vlen = 0, sclen = 0;
+	char *value = NULL, *sc = NULL, *spliced = NULL;
+	size_t vlen = 0, sclen = 0, splen = 0;
 
 	/* 1. The backend's session Set-Cookie (the last one wins, as in a
 	 * browser). Never forwarded: the client gets sessiongate's cookie only.
@@ -1161,7 +1250,7 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 		snprintf(what, sizeof(what), "%u session patches (more than %d)", npatch,
 			 SG_HTTP_PATCH_HEADERS_MAX);
 		merge_reject(&g, what, PC_REJECT_TOO_MANY);
-	} else {
+	} else if (npatch == 0 || !splice_patches(&g, resp, pname, pname_len, &spliced, &splen)) {
 		unsigned k = 0;
 		for (int i = 0;
 		     (i = http_hdr_next(resp, i, pname, pname_len, HTTP_MATCH_UNDERSCORE)) >= 0;
@@ -1181,13 +1270,25 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	bool upgraded = rq && rq->upgraded;
 	bool deletion = false, permanent = false;
 	const json *fin = merge_now(&g);
-	if (fin && (upgraded || (g.cur && !json_equal(g.orig, g.cur)))) {
-		if (fin->type == JSON_OBJECT && fin->u.obj.len == 0) {
+	/* spliced: the text is canonical, so unchanged is the same bytes */
+	bool text_changed =
+	    spliced && !(splen == fs->json_len && memcmp(spliced, fs->json, splen) == 0);
+	if (text_changed || (fin && (upgraded || (g.cur && !json_equal(g.orig, g.cur))))) {
+		if (text_changed ? splen == 2 /* "{}" */
+				 : fin->type == JSON_OBJECT && fin->u.obj.len == 0) {
 			deletion = true;
 		} else {
-			const json *p = json_object_get_cstr(fin, "_permanent");
-			permanent = p && p->type == JSON_TRUE;
-			int err = flask_encode(pc->signer, scratch(g.t), fin, g.now, &value, &vlen);
+			int err;
+			if (text_changed) {
+				permanent = text_top_true(spliced, splen, "_permanent", 10);
+				err = flask_encode_text(pc->signer, scratch(g.t), spliced, splen,
+							g.now, &value, &vlen);
+			} else {
+				const json *p = json_object_get_cstr(fin, "_permanent");
+				permanent = p && p->type == JSON_TRUE;
+				err = flask_encode(pc->signer, scratch(g.t), fin, g.now, &value,
+						   &vlen);
+			}
 			if (err == SG_ENOMEM)
 				goto oom;
 			if (err) {
@@ -1259,6 +1360,7 @@ oom:
 out:
 	json_free(g.orig);
 	json_free(g.cur);
+	free(spliced);
 	free(value);
 	free(sc);
 	return status;

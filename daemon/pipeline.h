@@ -107,4 +107,10 @@ void pipeline_thread_cache_stats(uint64_t *hits, uint64_t *misses, size_t *entri
  * workers count lock-free like their counters. */
 void pipeline_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *entries);
 
+/* Patch headers applied to the session's JSON text directly (lib/splice.c:
+ * canonical session, top-level plain values) rather than through a parsed
+ * copy: the calling thread's, and summed over threads (a mutex: scrapes). */
+uint64_t pipeline_thread_spliced(void);
+uint64_t pipeline_spliced(void);
+
 #endif

@@ -18,6 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from flask_cookie import flask_load, flask_sign, frozen_time  # noqa: E402
+from test_ops import scrape  # noqa: E402
 
 APPS = os.path.join(harness.HERE, "apps")
 SECRET = harness.SECRET
@@ -87,7 +88,7 @@ class SessionTest(harness.SessionTestCase):
             backend_opts={"flask": "session: cookie",
                           "limited": 'writable_keys: ["api_*", cart]'},
             session_extra=f"header_max: 3000\nfallback_key_files: [{harness.yaml_str(cls.old_key_file)}]",
-            extra="limits:\n  allow_underscore_headers: true\n")
+            extra="limits:\n  allow_underscore_headers: true\n", admin=True)
         # Flask's SESSION_COOKIE_* and lifetime, and the same in sessiongate
         cls.attr_config = {"SESSION_COOKIE_DOMAIN": "app.example.com",
                            "SESSION_COOKIE_PATH": "/shop", "SESSION_COOKIE_SECURE": True,
@@ -460,6 +461,34 @@ class SessionTest(harness.SessionTestCase):
         self.post(c, "/flask/logout")
         self.assertEqual(self.get(c, "/api/me").json(), {"user": None})
         self.assertNotIn("_user_id", self.jar(c))
+
+    def test_patched_cookie_is_flasks_own_bytes(self):
+        """Patches that set or remove top-level plain values are spliced into
+        the session's JSON text (lib/splice.c): the cookie is byte for byte
+        the one real Flask sets for the patched session in the same second,
+        and /metrics shows the fast path was taken, once per patch header."""
+        c = self.client()
+        self.one_cookie(self.post(c, "/flask/login", data={"user": "carol"}))
+        data = self.jar(c)
+        spliced = "sessiongate_session_patches_spliced_total"
+        before = scrape(self, self.sg.admin).get(spliced)
+        steps = [['{"n": 1}'],
+                 ['{"n": 2, "csrf_token": "t0k3n", "_fresh": false}'],
+                 ['{"name": "caf\\u00e9 \\"q\\" \\n"}', '{"z": true, "n": null}'],
+                 ['{"_id": null}']]
+        for patches in steps:
+            for p in patches:
+                for k, v in json.loads(p).items():
+                    if v is None:
+                        data.pop(k, None)
+                    else:
+                        data[k] = v
+            header = self.one_cookie(self.patch(c, *patches))
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            self.assertEqual(value, flask_sign(data, SECRET, cookie_ts(value)), patches)
+            self.assertJar(c, data)
+        after = scrape(self, self.sg.admin).get(spliced)
+        self.assertEqual(after - before, sum(len(p) for p in steps))
 
     def test_readme_example(self):
         c = self.client()

@@ -269,6 +269,8 @@ START_TEST(test_permanent_refresh)
 	    {"{\"a\":1,\"_permanent\":true}", true},
 	    {"{\"a\":\"\\\"_permanent\\\":true\"}", false},
 	    {"{\"a\":{\"_permanent\":true}}", false},
+	    {"{\"a\":\"x\\\\\",\"_permanent\":true}", true},	      /* "x\\" ends there */
+	    {"{\"a\":\"x\\\\\\\",\\\"_permanent\\\":true\"}", false}, /* "x\\\"... does not */
 	    {"{\"_permanent\":false}", false},
 	    {"{\"x\":[1,{\"y\":2}],\"_permanent\":true}", true},
 	};
