@@ -496,11 +496,11 @@ static void conn_response_head(struct conn *c)
 	/* hop-by-hop first, as for requests: a backend's "Connection: Set-Cookie"
 	 * must not remove the session cookie the pipeline adds */
 	http_strip_hop(rm);
-	uint64_t pc0[PC_COUNT], pc1[PC_COUNT];
-	pipeline_thread_counters(pc0);
+	uint32_t ev[PC_COUNT];
+	(void)pipeline_thread_take(ev); /* nothing before this call is this request's */
 	int rc = pipeline_response(&r->pctx, rm);
-	pipeline_thread_counters(pc1);
-	metrics_pipeline(r->mslot, pc0, pc1); /* this request's session events, by backend */
+	uint32_t mask = pipeline_thread_take(ev);
+	metrics_pipeline(r->mslot, mask, ev); /* this request's session events, by backend */
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "response refused", false);
 		return;
@@ -896,11 +896,11 @@ static void conn_route(struct conn *c)
 		.peer = c->peer,
 	};
 	r->piped = true;
-	uint64_t pc0[PC_COUNT], pc1[PC_COUNT];
-	pipeline_thread_counters(pc0);
+	uint32_t ev[PC_COUNT];
+	(void)pipeline_thread_take(ev); /* nothing before this call is this request's */
 	int rc = pipeline_request(&r->pctx);
-	pipeline_thread_counters(pc1);
-	metrics_pipeline(r->mslot, pc0, pc1); /* this request's session events, by backend */
+	uint32_t mask = pipeline_thread_take(ev);
+	metrics_pipeline(r->mslot, mask, ev); /* this request's session events, by backend */
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "request refused", true);
 		return;

@@ -165,15 +165,15 @@ void metrics_upstream_error(unsigned slot, enum metrics_upstream_error e)
 		add(&me()->up_errors[slot][e], 1);
 }
 
-void metrics_pipeline(unsigned slot, const uint64_t before[PC_COUNT],
-		      const uint64_t after[PC_COUNT])
+void metrics_pipeline(unsigned slot, uint32_t mask, const uint32_t n[PC_COUNT])
 {
-	if (slot >= METRICS_SLOTS)
+	if (slot >= METRICS_SLOTS || mask == 0)
 		return;
 	struct mthread *t = me();
-	for (int i = 0; i < PC_COUNT; i++)
-		if (after[i] > before[i])
-			add(&t->pipe[slot][i], after[i] - before[i]);
+	for (; mask; mask &= mask - 1) {
+		int c = __builtin_ctz(mask);
+		add(&t->pipe[slot][c], n[c]);
+	}
 }
 
 void metrics_reload(bool ok)

@@ -39,10 +39,9 @@ void metrics_client_conn(int delta);
 /* Upstream connections opened (+1) / closed (-1) to a backend's servers. */
 void metrics_upstream_conn(unsigned slot, int delta);
 void metrics_upstream_error(unsigned slot, enum metrics_upstream_error e);
-/* This thread's pipeline counters taken before and after one pipeline call
- * for a request routed to slot: the difference is attributed to it. */
-void metrics_pipeline(unsigned slot, const uint64_t before[PC_COUNT],
-		      const uint64_t after[PC_COUNT]);
+/* The session events of one pipeline call for a request routed to slot, as
+ * pipeline_thread_take gave them (mask, and n[c] for each c in it). */
+void metrics_pipeline(unsigned slot, uint32_t mask, const uint32_t n[PC_COUNT]);
 /* SIGHUP outcome (main thread). */
 void metrics_reload(bool ok);
 /* Access-log lines that could not be written. */

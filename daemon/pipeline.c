@@ -162,6 +162,8 @@ struct pipe_thread {
 	vcache *cache;		/* verified cookies; NULL: no cache (no randomness, no memory) */
 	uint64_t cache_gen;	/* the pipe_conf generation the cache's entries verified under */
 	_Atomic uint64_t n[PC_COUNT];
+	/* counted since the last pipeline_thread_take (owner only) */
+	uint32_t pending_mask, pending[PC_COUNT];
 	/* the cache's hits, misses and entries held (a mirror of vcache_count,
 	 * which only the owner may call): written like n, summed at scrape time */
 	_Atomic uint64_t cache_hits, cache_misses, cache_entries;
@@ -224,10 +226,15 @@ static void bump(_Atomic uint64_t *c)
 			      memory_order_relaxed);
 }
 
+_Static_assert(PC_COUNT <= 32, "pending_mask holds one bit per counter");
+
 static void count(struct pipe_thread *t, enum pipeline_counter c)
 {
-	if (t)
-		bump(&t->n[c]);
+	if (!t)
+		return;
+	bump(&t->n[c]);
+	t->pending_mask |= 1u << c;
+	t->pending[c]++;
 }
 
 /* After the owner changed its cache: what a scrape reports as entries. */
@@ -295,6 +302,21 @@ void pipeline_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *entries)
 	*hits = h;
 	*misses = m;
 	*entries = e;
+}
+
+uint32_t pipeline_thread_take(uint32_t out[PC_COUNT])
+{
+	struct pipe_thread *t = self;
+	if (!t)
+		return 0;
+	uint32_t mask = t->pending_mask;
+	for (uint32_t m = mask; m; m &= m - 1) {
+		int c = __builtin_ctz(m);
+		out[c] = t->pending[c];
+		t->pending[c] = 0;
+	}
+	t->pending_mask = 0;
+	return mask;
 }
 
 uint64_t pipeline_thread_spliced(void)

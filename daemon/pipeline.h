@@ -95,9 +95,12 @@ enum pipeline_counter {
 const char *pipeline_counter_name(enum pipeline_counter c);
 /* Sums every thread's counters into out (takes a mutex: not per request). */
 void pipeline_counters(uint64_t out[PC_COUNT]);
-/* The calling thread's own counters, lock-free: snapshot them before and
- * after a pipeline call to attribute its events to a backend. */
+/* The calling thread's own counters, lock-free. */
 void pipeline_thread_counters(uint64_t out[PC_COUNT]);
+/* What the calling thread counted since its last call: a mask of counters,
+ * with out[c] set for each c in it. conn.c takes them after every pipeline
+ * call to count that request's events by backend. */
+uint32_t pipeline_thread_take(uint32_t out[PC_COUNT]);
 
 /* The calling thread's verified-cookie cache: lookups that hit and missed
  * (by cookies that were then fully verified), and entries held. */

@@ -78,7 +78,9 @@ static char *set_cookie_session(const struct http_msg *m, bool *deletion)
 START_TEST(test_no_cookie)
 {
 	uint64_t before[PC_COUNT], after[PC_COUNT], mine[PC_COUNT];
+	uint32_t ev[PC_COUNT];
 	pipeline_counters(before);
+	(void)pipeline_thread_take(ev);
 	struct th_run r;
 	run(&r, 0, "X-Session: {\"_user_id\":\"x\"}\r\nX_SESSION: 1\r\nx-session-patch: {}\r\n",
 	    "Vary: Accept\r\n");
@@ -98,6 +100,10 @@ START_TEST(test_no_cookie)
 	ck_assert_uint_eq(after[PC_SESSION_MISSING], before[PC_SESSION_MISSING] + 1);
 	pipeline_thread_counters(mine); /* the only thread here */
 	ck_assert_uint_eq(mine[PC_SESSION_MISSING], after[PC_SESSION_MISSING]);
+	/* this request's events, once: what conn.c counts by backend */
+	ck_assert_uint_eq(pipeline_thread_take(ev), 1u << PC_SESSION_MISSING);
+	ck_assert_uint_eq(ev[PC_SESSION_MISSING], 1);
+	ck_assert_uint_eq(pipeline_thread_take(ev), 0);
 	ck_assert_str_eq(pipeline_counter_name(PC_REJECT_FORBIDDEN), "reject_forbidden");
 }
 END_TEST
