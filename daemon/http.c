@@ -93,26 +93,44 @@ static bool field_value_ok(const char *v, size_t n)
 	return true;
 }
 
-static unsigned char lower(unsigned char c)
+static unsigned char fold(unsigned char c, unsigned match)
 {
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char)(c + 32);
+	return c == '_' && (match & HTTP_MATCH_UNDERSCORE) ? '-' : c;
+}
+
+/* 0x80 in each byte of w that is zero, exactly (no borrow between bytes). */
+static inline uint64_t zero_bytes(uint64_t w)
+{
+	return ~(((w & ~HIGHS) + ~HIGHS) | w | ~HIGHS);
+}
+
+/* fold() on eight bytes at once: ASCII upper case lowered (the sums stay
+ * within each byte), and '_' made '-' when matching underscores. */
+static inline uint64_t fold64(uint64_t w, unsigned match)
+{
+	uint64_t h = w & ~HIGHS;
+	uint64_t upper = (h + ONES * (0x80 - 'A')) & ~(h + ONES * (0x80 - 'Z' - 1)) & ~w & HIGHS;
+	w |= upper >> 2;
+	if (match & HTTP_MATCH_UNDERSCORE)
+		w ^= (zero_bytes(w ^ ONES * '_') >> 7) * ('_' ^ '-');
+	return w;
 }
 
 bool http_name_eq(const char *a, size_t alen, const char *b, size_t blen, unsigned match)
 {
 	if (alen != blen)
 		return false;
-	for (size_t i = 0; i < alen; i++) {
-		unsigned char x = lower((unsigned char)a[i]), y = lower((unsigned char)b[i]);
-		if (match & HTTP_MATCH_UNDERSCORE) {
-			if (x == '_')
-				x = '-';
-			if (y == '_')
-				y = '-';
-		}
-		if (x != y)
+	size_t i = 0;
+	for (; i + 8 <= alen; i += 8)
+		if (fold64(load64(a + i), match) != fold64(load64(b + i), match))
 			return false;
-	}
+	if (i < alen && alen >= 8) /* the last word again, overlapping */
+		return fold64(load64(a + alen - 8), match) == fold64(load64(b + alen - 8), match);
+	for (; i < alen; i++)
+		if (fold((unsigned char)a[i], match) != fold((unsigned char)b[i], match))
+			return false;
 	return true;
 }
 

@@ -255,6 +255,46 @@ START_TEST(test_head_line_endings)
 }
 END_TEST
 
+/* http_name_eq against a byte-at-a-time reference: every pair of byte
+ * values, in every lane of the word compare and in the short tail. */
+static unsigned char ref_fold(unsigned char c, unsigned match)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char)(c - 'A' + 'a');
+	return c == '_' && (match & HTTP_MATCH_UNDERSCORE) ? '-' : c;
+}
+
+START_TEST(test_name_eq_bytes)
+{
+	const size_t lens[] = {1, 5, 8, 11, 16};
+	for (unsigned match = 0; match <= HTTP_MATCH_UNDERSCORE; match += HTTP_MATCH_UNDERSCORE) {
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			for (size_t at = 0; at < lens[l]; at++) {
+				char a[16], b[16];
+				memset(a, 'x', sizeof(a));
+				memset(b, 'X', sizeof(b));
+				for (unsigned x = 0; x < 256; x++) {
+					for (unsigned y = 0; y < 256; y++) {
+						a[at] = (char)x;
+						b[at] = (char)y;
+						bool want = ref_fold((unsigned char)x, match) ==
+							    ref_fold((unsigned char)y, match);
+						/* a plain test: Check's asserts are slow at 5M */
+						if (http_name_eq(a, lens[l], b, lens[l], match) != want)
+							ck_abort_msg("0x%02x vs 0x%02x at %zu of %zu, "
+								     "match %u",
+								     x, y, at, lens[l], match);
+					}
+				}
+			}
+		}
+	}
+	ck_assert(!http_name_eq("abc", 3, "abcd", 4, 0));
+	ck_assert(http_name_eq("X-Session-Patch", 15, "x_session_patch", 15, HTTP_MATCH_UNDERSCORE));
+	ck_assert(!http_name_eq("X-Session-Patch", 15, "x_session_patch", 15, 0));
+}
+END_TEST
+
 static char *drain(struct evbuffer *b)
 {
 	size_t n = evbuffer_get_length(b);
@@ -395,6 +435,7 @@ int main(void)
 	tcase_add_test(tc, test_hdr_add_value_bytes);
 	tcase_add_test(tc, test_head_value_bytes);
 	tcase_add_test(tc, test_head_line_endings);
+	tcase_add_test(tc, test_name_eq_bytes);
 	tcase_add_test(tc, test_forward_request);
 	tcase_add_test(tc, test_forwarded_trusted);
 	tcase_add_test(tc, test_response);
