@@ -164,17 +164,19 @@ static inline unsigned bit_reverse(unsigned code, unsigned len)
 
 /* ---- matching ---------------------------------------------------------- */
 
-/* zlib's UPDATE_HASH with hash_bits 15 rolled over three bytes. */
-static inline unsigned hash3(const unsigned char *p)
+/* zlib's UPDATE_HASH (hash_bits 15): rolled over the bytes in order, it is
+ * 15 bits of the three bytes at a position. */
+static inline unsigned update_hash(unsigned h, unsigned char c)
 {
-	return (((unsigned)p[0] << 10) ^ ((unsigned)p[1] << 5) ^ p[2]) & 0x7fff;
+	return ((h << 5) ^ c) & 0x7fff;
 }
 
-/* zlib's INSERT_STRING: returns the previous head of pos's chain (0: none,
- * which zlib cannot tell from position 0 either) and makes pos the head. */
-static inline unsigned insert(deflate6 *d, unsigned mask, unsigned shift, unsigned pos)
+/* zlib's INSERT_STRING for pos, whose hash is h: returns the previous head
+ * of its chain (0: none, which zlib cannot tell from position 0 either) and
+ * makes pos the head. */
+static inline unsigned insert(deflate6 *d, unsigned mask, unsigned shift, unsigned pos, unsigned h)
 {
-	unsigned h = hash3(d->win + pos), key = (h + 1) << 16;
+	unsigned key = (h + 1) << 16;
 	unsigned i = (h * 0x9e3779b1u) >> shift;
 	for (;; i = (i + 1) & mask) {
 		uint32_t e = d->map[i];
@@ -231,19 +233,18 @@ static unsigned longest_match(deflate6 *d, unsigned start, unsigned lookahead, u
 	return best <= lookahead ? best : lookahead;
 }
 
-static inline void tally_lit(deflate6 *d, unsigned *nsym, unsigned c)
+/* Symbol i of the block: a literal, or a match (zlib's _tr_tally_*). */
+static inline void tally_lit(deflate6 *d, unsigned i, unsigned c)
 {
-	d->sym_dist[*nsym] = 0;
-	d->sym_lc[*nsym] = (uint8_t)c;
-	(*nsym)++;
+	d->sym_dist[i] = 0;
+	d->sym_lc[i] = (uint8_t)c;
 	d->lt.freq[c]++;
 }
 
-static inline void tally_match(deflate6 *d, unsigned *nsym, unsigned dist, unsigned lc)
+static inline void tally_match(deflate6 *d, unsigned i, unsigned dist, unsigned lc)
 {
-	d->sym_dist[*nsym] = (uint16_t)dist;
-	d->sym_lc[*nsym] = (uint8_t)lc;
-	(*nsym)++;
+	d->sym_dist[i] = (uint16_t)dist;
+	d->sym_lc[i] = (uint8_t)lc;
 	d->lt.freq[length_code(lc) + LITERALS + 1]++;
 	d->dt.freq[dist_code(dist - 1)]++;
 }
@@ -257,6 +258,9 @@ static unsigned match_all(deflate6 *d, unsigned n)
 		bits++;
 	unsigned mask = (1u << bits) - 1, shift = 32 - bits;
 	memset(d->map, 0, sizeof(d->map[0]) << bits);
+	/* every position up to n - MIN_MATCH is inserted once, in order (as
+	 * deflate_slow passes them), so zlib's ins_h rolls along */
+	unsigned ins_h = update_hash(d->win[0], d->win[1]);
 
 	unsigned nsym = 0, strstart = 0, lookahead = n;
 	unsigned match_length = MIN_MATCH - 1, match_start = 0, prev_length, prev_match;
@@ -264,7 +268,8 @@ static unsigned match_all(deflate6 *d, unsigned n)
 	while (lookahead > 0) {
 		unsigned head = 0;
 		if (lookahead >= MIN_MATCH)
-			head = insert(d, mask, shift, strstart);
+			head = insert(d, mask, shift, strstart,
+				      ins_h = update_hash(ins_h, d->win[strstart + 2]));
 		prev_length = match_length;
 		prev_match = match_start;
 		match_length = MIN_MATCH - 1;
@@ -278,16 +283,17 @@ static unsigned match_all(deflate6 *d, unsigned n)
 			/* the previous position's match is as long: emit it and
 			 * hash the positions it covers */
 			unsigned max_insert = n - MIN_MATCH;
-			tally_match(d, &nsym, strstart - 1 - prev_match, prev_length - MIN_MATCH);
+			tally_match(d, nsym++, strstart - 1 - prev_match, prev_length - MIN_MATCH);
 			lookahead -= prev_length - 1;
 			for (unsigned k = prev_length - 2; k; k--)
 				if (++strstart <= max_insert)
-					insert(d, mask, shift, strstart);
+					insert(d, mask, shift, strstart,
+					       ins_h = update_hash(ins_h, d->win[strstart + 2]));
 			match_available = 0;
 			match_length = MIN_MATCH - 1;
 			strstart++;
 		} else if (match_available) {
-			tally_lit(d, &nsym, d->win[strstart - 1]);
+			tally_lit(d, nsym++, d->win[strstart - 1]);
 			strstart++;
 			lookahead--;
 		} else {
@@ -297,7 +303,7 @@ static unsigned match_all(deflate6 *d, unsigned n)
 		}
 	}
 	if (match_available)
-		tally_lit(d, &nsym, d->win[strstart - 1]);
+		tally_lit(d, nsym++, d->win[strstart - 1]);
 	return nsym;
 }
 
