@@ -152,14 +152,19 @@ static inline unsigned fixed_code(enum tree_kind k, int n)
 			 : 0xc0u + (unsigned)(n - 280);
 }
 
+/* Every byte reversed (the bit-twiddling hacks' table). */
+#define R2(n) n, n + 2 * 64, n + 1 * 64, n + 3 * 64
+#define R4(n) R2(n), R2(n + 2 * 16), R2(n + 1 * 16), R2(n + 3 * 16)
+#define R6(n) R4(n), R4(n + 2 * 4), R4(n + 1 * 4), R4(n + 3 * 4)
+static const uint8_t rev8[256] = {R6(0), R6(2), R6(1), R6(3)};
+#undef R2
+#undef R4
+#undef R6
+
 /* The low len bits of code (len <= 15) in reverse order. */
 static inline unsigned bit_reverse(unsigned code, unsigned len)
 {
-	code = ((code & 0x5555) << 1) | ((code >> 1) & 0x5555);
-	code = ((code & 0x3333) << 2) | ((code >> 2) & 0x3333);
-	code = ((code & 0x0f0f) << 4) | ((code >> 4) & 0x0f0f);
-	code = ((code & 0x00ff) << 8) | ((code >> 8) & 0x00ff);
-	return code >> (16 - len);
+	return ((unsigned)rev8[code & 0xff] << 8 | rev8[(code >> 8) & 0xff]) >> (16 - len);
 }
 
 /* ---- matching ---------------------------------------------------------- */
@@ -345,7 +350,8 @@ static inline unsigned entry_freq(uint64_t e)
 
 static inline int smaller(uint64_t a, uint64_t b)
 {
-	return a >> NODE_BITS <= b >> NODE_BITS;
+	/* a's key <= b's key, whatever the node numbers */
+	return a <= (b | ((1u << NODE_BITS) - 1));
 }
 
 static void heap_down(deflate6 *d, int k)
