@@ -248,12 +248,19 @@ static int buf_finish(struct buf *b, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* No early exit: a session cookie (hundreds of bytes) is all legal, and
+ * four look-ups ANDed per turn beat a branch per byte. */
 static bool all_legal(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!legal_cookie_char((unsigned char)s[i]))
-			return false;
-	return true;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned ok = 1;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4)
+		ok &= legal_tab[u[i]] & legal_tab[u[i + 1]] & legal_tab[u[i + 2]] &
+		      legal_tab[u[i + 3]];
+	for (; i < n; i++)
+		ok &= legal_tab[u[i]];
+	return ok;
 }
 
 int cookie_replace(const char *hdr, size_t len, const char *name, size_t nlen, const char *value,

@@ -1,5 +1,6 @@
 /* tests/unit/test_cookie.c — Cookie find/strip/replace, Set-Cookie parse/build, cookie dates. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +375,21 @@ START_TEST(test_build)
 	ck_assert_int_eq(cookie_build(S("s"), S("a b\"\\;,\001"), &e, -1, &out, &ol), 0);
 	ck_assert_str_eq(out, "s=\"a b\\\"\\\\\\073\\054\\001\"; Path=/");
 	free(out);
+	/* quoted exactly when a byte is not one of werkzeug's _legal_cookie_chars,
+	 * wherever it sits (the check reads four bytes per turn, then a tail) */
+	const char *legal = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "/=!#$%&'*+-.^_`|~:";
+	for (unsigned at = 0; at < 10; at++) {
+		for (unsigned ch = 1; ch < 256; ch++) {
+			char v[10];
+			memset(v, 'v', sizeof(v));
+			v[at] = (char)ch;
+			ck_assert_int_eq(cookie_build(S("s"), v, sizeof(v), &e, -1, &out, &ol), 0);
+			bool quoted = out[2] == '"';
+			ck_assert_msg(quoted == !strchr(legal, (int)ch), "byte 0x%02x at %u", ch, at);
+			free(out);
+		}
+	}
 	ck_assert_int_eq(cookie_build(S("s"), S("x"), NULL, 951782400, &out, &ol), 0);
 	ck_assert_str_eq(out, "s=x; Expires=Tue, 29 Feb 2000 00:00:00 GMT; Path=/");
 	free(out);
