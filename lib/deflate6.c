@@ -516,17 +516,17 @@ static void scan_runs(deflate6 *d, struct tree *t, int max_code)
 	t->len[max_code + 1] = 0xffff; /* guard */
 	for (int n = 0; n <= max_code; n++) {
 		int curlen = nextlen;
-		/* four more of the same that the run can take: what four turns
-		 * of the loop below would do (zero runs of a literal tree are
-		 * long); the guard stops it at max_code */
-		uint64_t same = (uint64_t)(uint16_t)curlen * 0x0001000100010001ull;
-		for (uint64_t w; count + 4 < max_count; n += 4, count += 4) {
-			memcpy(&w, &t->len[n + 1], sizeof(w));
-			if (w != same)
-				break;
-		}
 		nextlen = t->len[n + 1];
 		if (++count < max_count && curlen == nextlen) {
+			/* in a run: the next four turns, when the run can take
+			 * four more of the same, only count (zero runs of a
+			 * literal tree are long); the guard ends it at max_code */
+			uint64_t w, same = (uint64_t)(uint16_t)curlen * 0x0001000100010001ull;
+			for (; count + 4 < max_count; n += 4, count += 4) {
+				memcpy(&w, &t->len[n + 2], sizeof(w));
+				if (w != same)
+					break;
+			}
 			continue;
 		} else if (count < min_count) {
 			do
