@@ -780,8 +780,9 @@ int pipeline_request(struct pipeline_ctx *ctx)
 			json *v = NULL;
 			err = flask_session_parse(fs, &v);
 			/* with a cache, learn once per cookie whether its text is
-			 * what Flask would write for it (nearly always): then a
-			 * patch can be spliced into the text on later requests */
+			 * what Flask would write for it (nearly always): then the
+			 * patches of this and later responses can be spliced into
+			 * the text (lib/splice.c) */
 			if (!err && vc)
 				canonical = is_own_dump(v, fs->json, fs->json_len);
 			json_free(v);
