@@ -1,6 +1,7 @@
 /* tests/unit/test_pipeline_cache.c — daemon/pipeline.c's verified-cookie cache: hits give
  * exactly what a full decode gives, the clock is checked on every hit, a new key set
- * empties it, an older one bypasses it, and nothing unverified gets in. */
+ * empties it, an older one bypasses it, and nothing unverified gets in; a canonical
+ * cookie's patches are spliced (lib/splice.c) into the same cookie the DOM path gives. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,91 @@ START_TEST(test_only_verified_enter)
 }
 END_TEST
 
+/* The payload of a Set-Cookie for the session: "session=" up to the
+ * timestamp (which moves with the clock), or the whole header for a
+ * deletion; NULL stays NULL. */
+static char *payload(const char *set_cookie)
+{
+	if (!set_cookie)
+		return NULL;
+	char *v = strdup(set_cookie);
+	char *end = strchr(v, ';');
+	if (end && strncmp(v, "session=;", 9) != 0) {
+		*end = '\0';
+		*strrchr(v, '.') = '\0'; /* the signature */
+		*strrchr(v, '.') = '\0'; /* the timestamp */
+	}
+	return v;
+}
+
+/* One request with cookie whose response carries the patch headers; the
+ * Set-Cookie payload and how many patches were spliced. */
+static char *patched(struct th_pipe *g, const char *cookie, const char *patches, uint64_t *spliced)
+{
+	char line[8192];
+	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", cookie);
+	struct th_run r;
+	uint64_t before = pipeline_thread_spliced();
+	th_run_req(&r, g, 0, line);
+	ck_assert_int_eq(r.req_status, 0);
+	th_run_resp(&r, patches);
+	ck_assert_int_eq(r.resp_status, 0);
+	char *sc = th_hdr(&r.resp, "set-cookie");
+	char *p = payload(sc);
+	free(sc);
+	th_run_free(&r);
+	*spliced = pipeline_thread_spliced() - before;
+	return p;
+}
+
+/* Patches on a cookie whose JSON is Flask's own text are spliced (the
+ * first request already: the miss learns it); the same session stored in
+ * another form (spaces, keys unsorted: Flask reads it) takes the DOM path.
+ * Both answer with the same cookie, or both with none. */
+START_TEST(test_splice_same_as_dom)
+{
+	static const struct {
+		const char *patches;
+		unsigned spliced; /* with the canonical cookie */
+	} cases[] = {
+	    {"X-Session-Patch: {\"n\":1}\r\n", 1},
+	    {"X-Session-Patch: {\"_fresh\":true}\r\n", 1}, /* unchanged: no cookie */
+	    {"X-Session-Patch: {\"gone\":null}\r\n", 1},   /* unchanged */
+	    {"X-Session-Patch: {\"_fresh\":null,\"_id\":null,\"_user_id\":null}\r\n", 1},
+	    {"X-Session-Patch: {\"_permanent\":true}\r\n", 1},
+	    {"X-Session-Patch: {\"a\":1}\r\nX_Session_Patch: {\"a\":2,\"b\":\"\\u00e9\"}\r\n", 2},
+	    {"X-Session-Patch: {\"a\":1}\r\nX-Session-Patch: {\"o\":{\"x\":1}}\r\n", 0},
+	    {"X-Session-Patch: [{\"op\":\"remove\",\"path\":\"/_id\"}]\r\n", 0},
+	    {"X-Session-Patch: {\"a\":\r\n", 0}, /* malformed: rejected, no cookie */
+	};
+	struct th_pipe g;
+	gen_new(&g, "secret", NULL);
+	int64_t now = time(NULL);
+	char *canon =
+	    sign_at("secret", "{\"_fresh\":true,\"_id\":\"f6\",\"_user_id\":\"42\"}", now);
+	char *other =
+	    sign_at("secret", "{\"_user_id\": \"42\", \"_id\": \"f6\", \"_fresh\": true}", now);
+	for (size_t i = 0; i < TH_NELEMS(cases); i++) {
+		uint64_t ns, no;
+		char *a = patched(&g, canon, cases[i].patches, &ns);
+		char *b = patched(&g, other, cases[i].patches, &no);
+		ck_assert_msg(ns == cases[i].spliced, "case %zu: %llu spliced", i,
+			      (unsigned long long)ns);
+		ck_assert_msg(no == 0, "case %zu: the other form was spliced", i);
+		ck_assert_msg((a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0),
+			      "case %zu:\nspliced %s\nDOM     %s", i, a ? a : "(none)",
+			      b ? b : "(none)");
+		ck_assert_msg((a != NULL) == (i != 1 && i != 2 && i != 8), "case %zu: cookie %s", i,
+			      a ? a : "(none)");
+		free(a);
+		free(b);
+	}
+	free(canon);
+	free(other);
+	th_pipe_free(&g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline_cache");
@@ -290,6 +376,7 @@ int main(void)
 	tcase_add_test(tc, test_hit_expires);
 	tcase_add_test(tc, test_generations);
 	tcase_add_test(tc, test_only_verified_enter);
+	tcase_add_test(tc, test_splice_same_as_dom);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
