@@ -432,20 +432,8 @@ static bool text_top_true(const char *s, size_t n, const char *key, size_t klen)
 		char c = s[i];
 		if (c == '"') {
 			size_t st = ++i;
-			/* the closing quote: the next '"' after an even run of
-			 * backslashes (memchr: session strings are long) */
-			for (;;) {
-				const char *q = i < n ? memchr(s + i, '"', n - i) : NULL;
-				if (!q)
-					return false;
-				size_t j = (size_t)(q - s), run = 0;
-				while (j - run > st && s[j - run - 1] == '\\')
-					run++;
-				i = j;
-				if (run % 2 == 0)
-					break;
-				i++;
-			}
+			if ((i = json_string_close(s, st, n)) >= n)
+				return false;
 			if (depth != 1 || !want_key)
 				continue;
 			want_key = false;

@@ -468,13 +468,31 @@ static bool key_eq(const struct json_member *a, const struct json_member *b)
 }
 
 /* Byte order of WTF-8 is code point order, i.e. Python's str order. */
+int json_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
 static int key_cmp(const struct json_member *a, const struct json_member *b)
 {
-	size_t n = a->klen < b->klen ? a->klen : b->klen;
-	int c = memcmp(a->key, b->key, n);
-	if (c)
-		return c;
-	return (a->klen > b->klen) - (a->klen < b->klen);
+	return json_key_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+size_t json_string_close(const char *s, size_t i, size_t n)
+{
+	for (size_t from = i; i < n;) {
+		const char *q = memchr(s + i, '"', n - i);
+		if (!q)
+			return n;
+		size_t j = (size_t)(q - s), run = 0;
+		while (j - run > from && s[j - run - 1] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return j;
+		i = j + 1;
+	}
+	return n;
 }
 
 /* Sorts member pointers by key, ties by position (so runs of duplicates are

@@ -88,6 +88,16 @@ int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len);
  * stay valid (possibly grown); the caller frees *buf in any case. */
 int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, size_t *cap);
 
+/* JSON_DUMP_SORT_KEYS's order of two keys (WTF-8 bytes: code point order, as
+ * Python sorts str): <0, 0 or >0. */
+int json_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* In JSON text s[0, n), for a string whose opening quote is s[i - 1]: the
+ * index of its closing quote (the next '"' after an even run of
+ * backslashes), or n when it does not close. For scanners of text already
+ * known to be JSON; finds quotes with memchr (session strings are long). */
+size_t json_string_close(const char *s, size_t i, size_t n);
+
 /* Constructors return NULL on allocation failure. */
 json *json_new_null(void);
 json *json_new_bool(bool b);

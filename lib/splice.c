@@ -56,30 +56,11 @@ static bool plain_key(const char *k, size_t n)
 	return true;
 }
 
-/* json_dump's key order (lib/json.c key_cmp): bytes, then length. */
-static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-	return c ? c : (an > bn) - (an < bn);
-}
-
-/* Index just past the string starting at t[i] == '"', or 0 if unterminated:
- * the next '"' not escaped (after an even run of backslashes), found with
- * memchr since session strings are long (ids, tokens). */
+/* Index just past the string starting at t[i] == '"', or 0 if unterminated. */
 static size_t skip_string(const char *t, size_t i, size_t n)
 {
-	for (i++; i < n;) {
-		const char *q = memchr(t + i, '"', n - i);
-		if (!q)
-			return 0;
-		size_t j = (size_t)(q - t), run = 0;
-		while (j - run > i && t[j - run - 1] == '\\')
-			run++;
-		if (run % 2 == 0)
-			return j + 1;
-		i = j + 1;
-	}
-	return 0;
+	size_t j = json_string_close(t, i + 1, n);
+	return j < n ? j + 1 : 0;
 }
 
 /* Index just past the value starting at t[i] (compact JSON: it ends at the
@@ -158,7 +139,8 @@ static int splice(const char *t, size_t n, const json *patch, const struct patch
 			return SG_EUNSUPPORTED;
 		/* insertion sort by key; json_parse left one member per key */
 		size_t j = i;
-		for (; j > 0 && key_cmp(ops[j - 1]->key, ops[j - 1]->klen, m->key, m->klen) > 0;
+		for (;
+		     j > 0 && json_key_cmp(ops[j - 1]->key, ops[j - 1]->klen, m->key, m->klen) > 0;
 		     j--)
 			ops[j] = ops[j - 1];
 		ops[j] = m;
@@ -180,14 +162,15 @@ static int splice(const char *t, size_t n, const json *patch, const struct patch
 		size_t klen = ke - i - 2;
 		size_t ve = skip_value(t, ke + 1, n);
 		if (ve <= ke + 1 || (t[ve] != ',' && ve != n - 1) || !plain_key(key, klen) ||
-		    (prev && key_cmp(prev, prevlen, key, klen) >= 0))
+		    (prev && json_key_cmp(prev, prevlen, key, klen) >= 0))
 			return SG_EUNSUPPORTED;
 		prev = key;
 		prevlen = klen;
-		for (; !err && k < np && key_cmp(ops[k]->key, ops[k]->klen, key, klen) < 0; k++)
+		for (; !err && k < np && json_key_cmp(ops[k]->key, ops[k]->klen, key, klen) < 0;
+		     k++)
 			if (ops[k]->val->type != JSON_NULL)
 				err = put_member(b, &first, ops[k]->key, ops[k]->klen, ops[k]->val);
-		if (!err && k < np && key_cmp(ops[k]->key, ops[k]->klen, key, klen) == 0) {
+		if (!err && k < np && json_key_cmp(ops[k]->key, ops[k]->klen, key, klen) == 0) {
 			if (ops[k]->val->type != JSON_NULL)
 				err = put_member(b, &first, key, klen, ops[k]->val);
 			k++;

@@ -1258,6 +1258,35 @@ START_TEST(test_dump_growth)
 }
 END_TEST
 
+/* The scanners' helpers: a string's closing quote, and the dump's key order. */
+START_TEST(test_string_close_and_key_cmp)
+{
+	static const struct {
+		const char *text; /* the opening quote is text[0] */
+		size_t want;	  /* index of the closing quote; strlen: none */
+	} cases[] = {
+	    {"\"\"", 1},	   {"\"abc\",1", 4},
+	    {"\"a\\\"b\"", 5},	   /* "a\"b": an escaped quote, then the end */
+	    {"\"a\\\\\"", 4},	   /* "a\\": an escaped backslash ends there */
+	    {"\"a\\\\\\\"b\"", 7}, /* "a\\\"b": three backslashes escape it */
+	    {"\"\\\"\\\"\"", 5},   /* "\"\"" */
+	    {"\"abc", 4},	   {"\"ab\\\"", 5},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		ck_assert_msg(json_string_close(t, 1, strlen(t)) == cases[i].want, "case %zu: %zu",
+			      i, json_string_close(t, 1, strlen(t)));
+	}
+	ck_assert_int_lt(json_key_cmp("a", 1, "b", 1), 0);
+	ck_assert_int_lt(json_key_cmp("a", 1, "ab", 2), 0);
+	ck_assert_int_gt(json_key_cmp("b", 1, "ab", 2), 0);
+	ck_assert_int_eq(json_key_cmp("ab", 2, "ab", 2), 0);
+	ck_assert_int_lt(json_key_cmp("", 0, "a", 1), 0);
+	ck_assert_int_lt(json_key_cmp("Z", 1, "_", 1), 0);	  /* bytes, not case */
+	ck_assert_int_lt(json_key_cmp("z", 1, "\xc3\xa9", 2), 0); /* then code points */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -1284,6 +1313,7 @@ int main(void)
 	tcase_add_test(tc, test_constructors);
 	tcase_add_test(tc, test_dump_append);
 	tcase_add_test(tc, test_dump_growth);
+	tcase_add_test(tc, test_string_close_and_key_cmp);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
