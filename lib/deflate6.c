@@ -275,6 +275,17 @@ static unsigned match_all(deflate6 *d, unsigned n)
 		if (lookahead >= MIN_MATCH)
 			head = insert(d, mask, shift, strstart,
 				      ins_h = update_hash(ins_h, d->win[strstart + 2]));
+		/* Nothing to match here and nothing pending: the turn below
+		 * would only send the previous byte as a literal and move on.
+		 * Most positions of a session are such turns; take them here. */
+		while (head == 0 && match_available && match_length == MIN_MATCH - 1 &&
+		       lookahead > MIN_MATCH) {
+			tally_lit(d, nsym++, d->win[strstart - 1]);
+			strstart++;
+			lookahead--;
+			head = insert(d, mask, shift, strstart,
+				      ins_h = update_hash(ins_h, d->win[strstart + 2]));
+		}
 		prev_length = match_length;
 		prev_match = match_start;
 		match_length = MIN_MATCH - 1;
