@@ -479,21 +479,7 @@ static int key_cmp(const struct json_member *a, const struct json_member *b)
 	return json_key_cmp(a->key, a->klen, b->key, b->klen);
 }
 
-size_t json_string_close(const char *s, size_t i, size_t n)
-{
-	for (size_t from = i; i < n;) {
-		const char *q = memchr(s + i, '"', n - i);
-		if (!q)
-			return n;
-		size_t j = (size_t)(q - s), run = 0;
-		while (j - run > from && s[j - run - 1] == '\\')
-			run++;
-		if (run % 2 == 0)
-			return j;
-		i = j + 1;
-	}
-	return n;
-}
+
 
 /* Sorts member pointers by key, ties by position (so runs of duplicates are
  * in document order). */

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 enum json_type {
 	JSON_NULL,
@@ -95,8 +96,23 @@ int json_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 /* In JSON text s[0, n), for a string whose opening quote is s[i - 1]: the
  * index of its closing quote (the next '"' after an even run of
  * backslashes), or n when it does not close. For scanners of text already
- * known to be JSON; finds quotes with memchr (session strings are long). */
-size_t json_string_close(const char *s, size_t i, size_t n);
+ * known to be JSON; finds quotes with memchr (session strings are long).
+ * Inline: the scanners call it once per string, per patch. */
+static inline size_t json_string_close(const char *s, size_t i, size_t n)
+{
+	for (size_t from = i; i < n;) {
+		const char *q = memchr(s + i, '"', n - i);
+		if (!q)
+			return n;
+		size_t j = (size_t)(q - s), run = 0;
+		while (j - run > from && s[j - run - 1] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return j;
+		i = j + 1;
+	}
+	return n;
+}
 
 /* Constructors return NULL on allocation failure. */
 json *json_new_null(void);
