@@ -479,8 +479,6 @@ static int key_cmp(const struct json_member *a, const struct json_member *b)
 	return json_key_cmp(a->key, a->klen, b->key, b->klen);
 }
 
-
-
 /* Sorts member pointers by key, ties by position (so runs of duplicates are
  * in document order). */
 static int mptr_cmp(const void *pa, const void *pb)
