@@ -11,6 +11,7 @@
 #include "helpers.h"
 #include "json.h"
 #include "patch.h"
+#include "sg_limits.h"
 #include "splice.h"
 
 static char *const pol_keys[] = {"a", "p_*"};
@@ -133,6 +134,49 @@ START_TEST(test_vectors)
 }
 END_TEST
 
+/* The limits: up to 32 members a patch is spliced (and agrees with the DOM
+ * path), 33 take the DOM path; a patch over SG_PATCH_MAX_BYTES is the DOM
+ * path's to refuse (SG_ETOOBIG there). */
+START_TEST(test_limits)
+{
+	const char *t = "{\"a\":1}";
+	for (unsigned n = 31; n <= 33; n++) {
+		char p[1024] = "{";
+		for (unsigned i = 0; i < n; i++)
+			snprintf(p + strlen(p), sizeof(p) - strlen(p), "%s\"k%02u\":%u",
+				 i ? "," : "", i, i);
+		strcat(p, "}");
+		int rc = check_one(t, p, NULL);
+		ck_assert_msg(rc == (n <= 32 ? 0 : SG_EUNSUPPORTED), "%u members: rc %d", n, rc);
+	}
+
+	size_t big = SG_PATCH_MAX_BYTES + 1;
+	char *p = malloc(big + 1);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "{\"a\":\"", 6);
+	memset(p + 6, 'x', big - 8);
+	memcpy(p + big - 2, "\"}", 3);
+	ck_assert_uint_eq(strlen(p), big);
+	char *out;
+	size_t len;
+	ck_assert_int_eq(splice_merge_patch(t, strlen(t), p, big, NULL, &out, &len),
+			 SG_EUNSUPPORTED);
+	ck_assert_int_eq(splice_merge_patch(t, strlen(t), p, big - 1, NULL, &out, &len),
+			 SG_EUNSUPPORTED); /* not JSON without its last byte */
+	p[big - 2] = '}';		   /* one byte shorter and whole: taken */
+	p[big - 3] = '"';
+	ck_assert_int_eq(splice_merge_patch(t, strlen(t), p, big - 1, NULL, &out, &len), 0);
+	ck_assert_uint_eq(len, big - 1);
+	free(out);
+	json *s;
+	ck_assert_int_eq(json_parse(t, strlen(t), 0, &s), 0);
+	json *cur = NULL;
+	ck_assert_int_eq(patch_apply_copy(s, p, big, NULL, &cur), SG_ETOOBIG);
+	json_free(s);
+	free(p);
+}
+END_TEST
+
 /* ---- random sessions and patches ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -231,6 +275,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_vectors);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_random_against_dom);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
