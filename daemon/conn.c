@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "sockread.h"
+#include "sockwrite.h"
 #include "upstream.h"
 
 /* Stop reading a source once its destination holds this much: what bounds
@@ -126,7 +127,7 @@ static int64_t mono_us(void)
 
 /* Sends what bev's output holds straight to the socket when no write is
  * queued (EV_WRITE off), and arms EV_WRITE only for what the socket did not
- * take: a small head or body costs one writev and no epoll_ctl. The write
+ * take: a small head or body costs one send and no epoll_ctl. The write
  * callbacks turn EV_WRITE off again once the output is empty (bev_written).
  * A failed write leaves the bytes queued: the bufferevent's own write then
  * reports the error through the event callback. */
@@ -138,7 +139,7 @@ static void bev_flush(struct bufferevent *bev)
 	if (!(bufferevent_get_enabled(bev) & EV_WRITE)) {
 		/* the bufferevent freezes the output's front outside its own write */
 		evbuffer_unfreeze(out, 1);
-		evbuffer_write(out, bufferevent_getfd(bev));
+		sockwrite(out, bufferevent_getfd(bev));
 		evbuffer_freeze(out, 1);
 		if (evbuffer_get_length(out) == 0)
 			return;
@@ -751,7 +752,7 @@ static void conn_connect(struct conn *c)
 	r->p.frame = frame;
 	r->p.out = out;
 	/* a connecting one reads from conn_up_connected on: until then the
-	 * connect's write event reports errors (a readv would consume the
+	 * connect's write event reports errors (a read would consume the
 	 * socket error libevent's connect check looks for) */
 	if (up->connected || up->reused)
 		conn_up_connected(c);

@@ -1,15 +1,16 @@
 /* daemon/sockread.c — a bufferevent's reads done by us: libevent 2.1's
  * evbuffer_read asks ioctl(FIONREAD) before every readv (one extra syscall
- * per read on each socket) and has no switch to stop it. */
+ * per read on each socket) and has no switch to stop it; one recv here. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
 
 #include "sockread.h"
 
-/* Bytes asked per readv: 16 KiB chains minus libevent's chain header, so a
+/* Bytes asked per read: 16 KiB chains minus libevent's chain header, so a
  * fresh chain is one 16 KiB allocation (libevent 2.1 reads 4096 at most). */
 #define SOCKREAD_MAX (16 * 1024 - 128)
 
@@ -50,9 +51,15 @@ static void sockread_cb(evutil_socket_t fd, short what, void *arg)
 	evbuffer_unfreeze(in, 0);
 	int nv = evbuffer_reserve_space(in, SOCKREAD_MAX, v, 2);
 	if (nv > 0) {
-		for (int i = 0; i < nv; i++)
-			iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-		n = readv(fd, iov, nv);
+		/* recv/recvmsg, not readv: readv goes through the VFS first
+		 * (see sockwrite.c) */
+		if (nv == 1) {
+			n = recv(fd, v[0].iov_base, v[0].iov_len, 0);
+		} else {
+			for (int i = 0; i < nv; i++)
+				iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+			n = recvmsg(fd, &(struct msghdr){.msg_iov = iov, .msg_iovlen = (size_t)nv}, 0);
+		}
 		size_t left = n > 0 ? (size_t)n : 0;
 		for (int i = 0; i < nv; i++) {
 			if (v[i].iov_len > left)

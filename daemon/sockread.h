@@ -1,4 +1,4 @@
-/* daemon/sockread.h — reads a bufferevent's socket ourselves: one readv per
+/* daemon/sockread.h — reads a bufferevent's socket ourselves: one recv per
  * readable event, without libevent 2.1's ioctl(FIONREAD) before each read. */
 #ifndef SG_SOCKREAD_H
 #define SG_SOCKREAD_H
@@ -15,7 +15,7 @@
  * BEV_EVENT_EOF, BEV_EVENT_ERROR (errno kept) or BEV_EVENT_TIMEOUT, each
  * with BEV_EVENT_READING, as the bufferevent itself would. bev must have
  * its fd (after bufferevent_socket_connect for a connecting one; enable it
- * once connected: a readv would eat the error libevent's connect check
+ * once connected: a read would eat the error libevent's connect check
  * reads). Starts disabled, without a timeout. */
 struct sockread *sockread_new(struct event_base *base, struct bufferevent *bev);
 /* Before bufferevent_free(bev): the event goes while the fd is open. NULL ok. */
