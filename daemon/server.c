@@ -17,6 +17,7 @@
 
 #include "accesslog.h"
 #include "admin.h"
+#include "bufpool.h"
 #include "cfgload.h"
 #include "cmd.h"
 #include "conn.h"
@@ -366,6 +367,7 @@ static void *worker_run(void *arg)
 	accesslog_thread_start(w->base);
 	event_base_dispatch(w->base);
 	accesslog_thread_stop();
+	bufpool_flush();
 	/* the main loop (admin listener) runs until the last worker is done */
 	atomic_fetch_add(&workers_done, 1);
 	if (workers_gone_ev)
@@ -523,6 +525,10 @@ int server_main(const char *path, bool test_only)
 		return cfgload_test(path);
 	config_path = path;
 	signal(SIGPIPE, SIG_IGN);
+	if (bufpool_install() != 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	if (evthread_use_pthreads() != 0) {
 		log_error("libevent: no thread support");
 		return 1;
@@ -608,5 +614,6 @@ out:
 	event_base_free(main_base);
 	server_conf_release(current);
 	libevent_global_shutdown();
+	bufpool_flush();
 	return status;
 }
