@@ -817,11 +817,12 @@ int pipeline_request(struct pipeline_ctx *ctx)
 	}
 	struct pipe_req *rq = NULL;
 	if (fs || mode == SG_SESSION_STARLETTE) {
-		if (!(rq = calloc(1, sizeof(*rq)))) {
+		if (!(rq = malloc(sizeof(*rq)))) { /* not calloc: see req_new */
 			flask_session_free(fs);
 			status = 500;
 			goto oom;
 		}
+		*rq = (struct pipe_req){0};
 		rq->fs = fs;
 		rq->upgraded = upgraded;
 		rq->permanent = permanent;

@@ -207,11 +207,12 @@ struct buf {
 	bool oom;
 };
 
-static void buf_add(struct buf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL. */
+static bool buf_reserve(struct buf *b, size_t n)
 {
 	if (b->oom || n > SIZE_MAX / 2 - b->len) {
 		b->oom = true; /* (cannot happen: tells the optimiser the sum does not wrap) */
-		return;
+		return false;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
@@ -220,11 +221,18 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 		char *np = realloc(b->p, cap);
 		if (!np) {
 			b->oom = true;
-			return;
+			return false;
 		}
 		b->p = np;
 		b->cap = cap;
 	}
+	return true;
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -762,6 +770,9 @@ static int build(const char *name, size_t nlen, const char *value, size_t vlen,
 	if (expires >= 0 && cookie_format_date(expires, date) != 0)
 		return SG_EINVAL;
 	struct buf b = {0};
+	/* one allocation for the usual cookie: an unquoted value and the
+	 * attributes (the longest set, with a date, is under 100 bytes) */
+	buf_reserve(&b, nlen + 1 + vlen + dlen + strlen(path) + 128);
 	buf_add(&b, name, nlen);
 	buf_add(&b, "=", 1);
 	quote_into(&b, value, vlen);
