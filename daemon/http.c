@@ -46,8 +46,8 @@ static bool is_tchar(unsigned char c)
 
 /* Word-at-a-time byte classes for the checks that read every byte of a
  * head (hundreds per request, mostly a cookie): a word without any byte of
- * interest is skipped in a few instructions, one with one is looked at byte
- * by byte. Both tests are exact (no word with such a byte is skipped). */
+ * interest is skipped in a few instructions; in one with such bytes the
+ * masks say exactly which (no byte is missed, none is marked wrongly). */
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
@@ -58,16 +58,47 @@ static inline uint64_t load64(const char *p)
 	return w;
 }
 
-/* A byte below n (n <= 128) in w. */
-static inline bool has_below(uint64_t w, unsigned n)
+/* 0x80 in each byte of w below n (n <= 128), exactly: the sum stays within
+ * each byte, so no borrow or carry crosses into the next. */
+static inline uint64_t below_bytes(uint64_t w, unsigned n)
 {
-	return ((w - ONES * n) & ~w & HIGHS) != 0;
+	return ~(((w & ~HIGHS) + ONES * (0x80 - n)) | w) & HIGHS;
 }
 
-/* A byte equal to c in w. */
-static inline bool has_byte(uint64_t w, unsigned char c)
+/* 0x80 in each byte of w that is zero, exactly (no borrow between bytes). */
+static inline uint64_t zero_bytes(uint64_t w)
 {
-	return has_below(w ^ (ONES * c), 1);
+	return ~(((w & ~HIGHS) + ~HIGHS) | w | ~HIGHS);
+}
+
+/* 0x80 in each byte of w equal to c, exactly. */
+static inline uint64_t byte_eq(uint64_t w, unsigned char c)
+{
+	return zero_bytes(w ^ (ONES * c));
+}
+
+/* Index in the loaded word of the first byte that a nonzero mask marks. */
+static inline unsigned first_marked(uint64_t mask)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(mask) / 8;
+#else
+	return (unsigned)__builtin_clzll(mask) / 8;
+#endif
+}
+
+/* Sixteen bytes at once for the common case of a value without a CTL
+ * (GCC/clang vector extensions: SSE2 on x86-64, NEON on arm64). */
+typedef unsigned char u8x16 __attribute__((vector_size(16)));
+
+static inline bool ctl_in16(const char *p)
+{
+	u8x16 v;
+	memcpy(&v, p, sizeof(v));
+	u8x16 bad = (u8x16)((v < 0x20) | (v == 0x7f));
+	uint64_t half[2];
+	memcpy(half, &bad, sizeof(half));
+	return (half[0] | half[1]) != 0;
 }
 
 /* RFC 9110 5.5 field-value: no CTL but HTAB. */
@@ -76,16 +107,30 @@ static inline bool ctl_free_byte(unsigned char c)
 	return (c >= 0x20 || c == '\t') && c != 0x7f;
 }
 
+/* A CTL but HTAB among the eight bytes of w. */
+static inline bool ctl_in8(uint64_t w)
+{
+	return ((below_bytes(w, 0x20) | byte_eq(w, 0x7f)) & ~byte_eq(w, '\t')) != 0;
+}
+
+/* Sixteen bytes at a time, then words; a value's last block or word is
+ * read where it ends, overlapping the one before (a byte read twice is
+ * judged the same twice). */
 static bool field_value_ok(const char *v, size_t n)
 {
 	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = load64(v + i);
-		if (!has_below(w, 0x20) && !has_byte(w, 0x7f))
-			continue;
-		for (size_t k = i; k < i + 8; k++)
-			if (!ctl_free_byte((unsigned char)v[k]))
+	if (n >= 16) {
+		while (i + 16 <= n && !ctl_in16(v + i))
+			i += 16;
+		if (i + 16 > n && (i == n || !ctl_in16(v + n - 16)))
+			return true;
+		/* a block with a CTL (an HTAB, mostly): its words decide */
+	}
+	if (n >= 8) {
+		for (; i + 8 <= n; i += 8)
+			if (ctl_in8(load64(v + i)))
 				return false;
+		return i == n || !ctl_in8(load64(v + n - 8));
 	}
 	for (; i < n; i++)
 		if (!ctl_free_byte((unsigned char)v[i]))
@@ -98,12 +143,6 @@ static unsigned char fold(unsigned char c, unsigned match)
 	if (c >= 'A' && c <= 'Z')
 		return (unsigned char)(c + 32);
 	return c == '_' && (match & HTTP_MATCH_UNDERSCORE) ? '-' : c;
-}
-
-/* 0x80 in each byte of w that is zero, exactly (no borrow between bytes). */
-static inline uint64_t zero_bytes(uint64_t w)
-{
-	return ~(((w & ~HIGHS) + ~HIGHS) | w | ~HIGHS);
 }
 
 /* fold() on eight bytes at once: ASCII upper case lowered (the sums stay
@@ -462,10 +501,14 @@ static unsigned connection_flags(const char *v, size_t n)
 static int check_raw(struct http_parser *p, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		/* NUL, LF and CR are all below 0x0e */
-		if (i + 8 <= n && !has_below(load64(b + i), 0x0e)) {
-			i += 7;
-			continue;
+		/* NUL, LF and CR are all below 0x0e: go straight to the next one */
+		if (i + 8 <= n) {
+			uint64_t m = below_bytes(load64(b + i), 0x0e);
+			if (!m) {
+				i += 7;
+				continue;
+			}
+			i += first_marked(m);
 		}
 		char c = b[i];
 		if (c == '\0')

@@ -164,7 +164,7 @@ static bool value_byte_ok(unsigned c)
 }
 
 /* Field values: every CTL but HTAB is refused wherever it sits, in every
- * lane of the word-at-a-time check and in the bytes after the last word. */
+ * lane of the 16-byte and 8-byte checks and in the bytes after the last. */
 START_TEST(test_hdr_add_value_bytes)
 {
 	struct http_msg m;
@@ -172,11 +172,11 @@ START_TEST(test_hdr_add_value_bytes)
 	char v[300];
 	memset(v, 'a', sizeof(v));
 	ck_assert_int_eq(http_hdr_add(&m, "X-Ok", 4, v, sizeof(v)), 0);
-	const size_t lens[] = {1, 7, 8, 9, 23, 300};
+	const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 48, 49, 300};
 	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
-		/* every lane of the first three words, and the last byte */
-		for (size_t k = 0; k <= 24; k++) {
-			size_t at = k < 24 ? k : lens[l] - 1;
+		/* every lane of the first three blocks, and the last byte */
+		for (size_t k = 0; k <= 48; k++) {
+			size_t at = k < 48 ? k : lens[l] - 1;
 			if (at >= lens[l])
 				continue;
 			for (unsigned b = 0; b < 256; b++) {
@@ -203,15 +203,15 @@ START_TEST(test_head_value_bytes)
 {
 	const char *pre = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ";
 	size_t plen = strlen(pre);
-	for (size_t at = 1; at < 40; at++) { /* 0 would be leading whitespace */
+	for (size_t at = 1; at < 56; at++) { /* 0 would be leading whitespace */
 		for (unsigned b = 0; b < 256; b++) {
 			char raw[128];
 			memcpy(raw, pre, plen);
-			memset(raw + plen, 'a', 40);
+			memset(raw + plen, 'a', 56);
 			raw[plen + at] = (char)b;
 			const char *post = "\r\nX-After: 1\r\n\r\n";
-			memcpy(raw + plen + 40, post, strlen(post));
-			size_t len = plen + 40 + strlen(post), head;
+			memcpy(raw + plen + 56, post, strlen(post));
+			size_t len = plen + 56 + strlen(post), head;
 			struct http_parser p;
 			struct http_msg m;
 			int st = parse(raw, len, 4096, &p, &m, &head);
