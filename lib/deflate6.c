@@ -56,6 +56,8 @@ struct tree {
 	uint16_t dad[HEAP_SIZE];
 	uint16_t len[HEAP_SIZE];
 	int max_code;
+	uint16_t leaves[L_CODES]; /* the symbols with a code, ascending */
+	int nleaves;
 };
 
 enum tree_kind { TREE_LIT, TREE_DIST, TREE_BL };
@@ -71,8 +73,6 @@ struct deflate6 {
 	int heap_len;
 	uint16_t order[HEAP_SIZE]; /* the nodes as the heap gave them, root first from heap_max */
 	int heap_max;
-	uint16_t leaves[L_CODES]; /* a tree's symbols with a code, ascending */
-	int nleaves;
 	struct run { /* the code-length runs of both trees, counted then sent */
 		uint8_t sym, xbits, xval;
 	} runs[L_CODES + D_CODES];
@@ -446,8 +446,8 @@ static void gen_codes(deflate6 *d, struct tree *t)
 		code = (code + d->bl_count[bits - 1]) << 1;
 		next[bits] = code;
 	}
-	for (int i = 0; i < d->nleaves; i++) {
-		unsigned n = d->leaves[i], len = t->len[n];
+	for (int i = 0; i < t->nleaves; i++) {
+		unsigned n = t->leaves[i], len = t->len[n];
 		t->code[n] = (uint16_t)bit_reverse(next[len]++, len);
 	}
 }
@@ -458,7 +458,7 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 	d->heap_len = 0;
 	d->heap_max = HEAP_SIZE;
 	memset(t->len, 0, (size_t)elems * sizeof(t->len[0]));
-	d->nleaves = 0;
+	t->nleaves = 0;
 	for (int n = 0; n < elems; n += 4) {
 		uint64_t four; /* sparse histograms: skip four empty symbols at once */
 		memcpy(&four, &t->freq[n], sizeof(four));
@@ -468,7 +468,7 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 			if (t->freq[i]) {
 				d->heap[++d->heap_len] = heap_entry(t->freq[i], 0, (unsigned)i);
 				max_code = i;
-				d->leaves[d->nleaves++] = (uint16_t)i;
+				t->leaves[t->nleaves++] = (uint16_t)i;
 			}
 		}
 	}
@@ -479,12 +479,12 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 		d->heap[++d->heap_len] = heap_entry(1, 0, (unsigned)node);
 		t->freq[node] = 1;
 		if (node == 0) { /* below every other symbol */
-			memmove(d->leaves + 1, d->leaves,
-				(size_t)d->nleaves * sizeof(d->leaves[0]));
-			d->leaves[0] = 0;
-			d->nleaves++;
+			memmove(t->leaves + 1, t->leaves,
+				(size_t)t->nleaves * sizeof(t->leaves[0]));
+			t->leaves[0] = 0;
+			t->nleaves++;
 		} else {
-			d->leaves[d->nleaves++] = (uint16_t)node;
+			t->leaves[t->nleaves++] = (uint16_t)node;
 		}
 		d->opt_len--;
 		if (k != TREE_BL)
@@ -516,57 +516,66 @@ static void build_tree(deflate6 *d, struct tree *t, enum tree_kind k, int elems,
 }
 
 /* zlib's scan_tree: the run-length coding of a tree's code lengths, counted
- * into the bit-length tree and kept in d->runs for sending. */
-static void scan_runs(deflate6 *d, struct tree *t, int max_code)
+ * into the bit-length tree and kept in d->runs for sending. zlib counts
+ * symbol by symbol up to max_code; the lengths are zero but at the leaves,
+ * so here the maximal runs of one length come from the leaf list, and each
+ * is cut where that counting cuts it:
+ * - zeros: pieces of 138 (REPZ_11_138), then the rest as 1-2 zeros,
+ *   REPZ_3_10 or REPZ_11_138;
+ * - a length: a first piece of up to 7, sent as itself when under 4, else
+ *   as the length once and REP_3_6 for the rest; then pieces of up to 6,
+ *   each REP_3_6, or the length itself when under 3.
+ * A run never follows one of the same length, so the first piece never
+ * finds its length already sent (zlib's prevlen test). */
+static void zero_run(deflate6 *d, unsigned n)
 {
-	int prevlen = -1, nextlen = t->len[0], count = 0, max_count = 7, min_count = 4;
-	if (nextlen == 0) {
-		max_count = 138;
-		min_count = 3;
+	for (; n >= 138; n -= 138)
+		add_run(d, REPZ_11_138, 138 - 11, 7);
+	if (n >= 11)
+		add_run(d, REPZ_11_138, n - 11, 7);
+	else if (n >= 3)
+		add_run(d, REPZ_3_10, n - 3, 3);
+	else
+		while (n--)
+			add_run(d, 0, 0, 0);
+}
+
+static void length_run(deflate6 *d, unsigned len, unsigned n)
+{
+	unsigned c = n < 7 ? n : 7;
+	n -= c;
+	if (c < 4) {
+		while (c--)
+			add_run(d, len, 0, 0);
+	} else {
+		add_run(d, len, 0, 0);
+		add_run(d, REP_3_6, c - 1 - 3, 2);
 	}
-	t->len[max_code + 1] = 0xffff; /* guard */
-	for (int n = 0; n <= max_code; n++) {
-		int curlen = nextlen;
-		nextlen = t->len[n + 1];
-		if (++count < max_count && curlen == nextlen) {
-			/* in a run: the next four turns, when the run can take
-			 * four more of the same, only count (zero runs of a
-			 * literal tree are long); the guard ends it at max_code */
-			uint64_t w, same = (uint64_t)(uint16_t)curlen * 0x0001000100010001ull;
-			for (; count + 4 < max_count; n += 4, count += 4) {
-				memcpy(&w, &t->len[n + 2], sizeof(w));
-				if (w != same)
-					break;
-			}
-			continue;
-		} else if (count < min_count) {
-			do
-				add_run(d, (unsigned)curlen, 0, 0);
-			while (--count != 0);
-		} else if (curlen != 0) {
-			if (curlen != prevlen) {
-				add_run(d, (unsigned)curlen, 0, 0);
-				count--;
-			}
-			add_run(d, REP_3_6, (unsigned)count - 3, 2);
-		} else if (count <= 10) {
-			add_run(d, REPZ_3_10, (unsigned)count - 3, 3);
-		} else {
-			add_run(d, REPZ_11_138, (unsigned)count - 11, 7);
-		}
-		count = 0;
-		prevlen = curlen;
-		if (nextlen == 0) {
-			max_count = 138;
-			min_count = 3;
-		} else if (curlen == nextlen) {
-			max_count = 6;
-			min_count = 3;
-		} else {
-			max_count = 7;
-			min_count = 4;
-		}
+	for (; n > 0; n -= c) {
+		c = n < 6 ? n : 6;
+		if (c < 3)
+			for (unsigned k = 0; k < c; k++)
+				add_run(d, len, 0, 0);
+		else
+			add_run(d, REP_3_6, c - 3, 2);
 	}
+}
+
+static void scan_runs(deflate6 *d, const struct tree *t)
+{
+	unsigned next = 0; /* the first symbol not yet coded */
+	for (int i = 0; i < t->nleaves;) {
+		unsigned sym = t->leaves[i], len = t->len[sym], n = 1;
+		if (sym > next)
+			zero_run(d, sym - next);
+		while (i + (int)n < t->nleaves && t->leaves[i + n] == sym + n &&
+		       t->len[sym + n] == len)
+			n++;
+		length_run(d, len, n);
+		i += (int)n;
+		next = sym + n;
+	}
+	/* the last leaf is max_code: nothing follows */
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -646,8 +655,8 @@ int deflate6_compress(deflate6 *d, const void *in, size_t n, void *out, size_t c
 	build_tree(d, &d->lt, TREE_LIT, L_CODES, MAX_BITS);
 	build_tree(d, &d->dt, TREE_DIST, D_CODES, MAX_BITS);
 	d->nruns = 0;
-	scan_runs(d, &d->lt, d->lt.max_code);
-	scan_runs(d, &d->dt, d->dt.max_code);
+	scan_runs(d, &d->lt);
+	scan_runs(d, &d->dt);
 	build_tree(d, &d->bt, TREE_BL, BL_CODES, MAX_BL_BITS);
 	int max_blindex = BL_CODES - 1;
 	while (max_blindex >= 3 && d->bt.len[bl_order[max_blindex]] == 0)

@@ -195,6 +195,51 @@ START_TEST(test_too_far_boundary)
 }
 END_TEST
 
+/* Compresses in and returns the block type deflate6 chose (zlib's too: the
+ * bytes are compared): 0 stored, 1 fixed, 2 dynamic Huffman codes. */
+static unsigned block_type(const unsigned char *in, size_t n, const char *what)
+{
+	unsigned char o[2048];
+	size_t len = 0;
+	same_as_zlib(in, n, what);
+	ck_assert_int_eq(deflate6_compress(D, in, n, o, sizeof(o), &len), 0);
+	return (o[2] >> 1) & 3; /* after the 2-byte zlib header: BFINAL, BTYPE */
+}
+
+/* zlib's run-length coding of the code lengths (scan_tree), cut everywhere
+ * it can be: zero runs of every length before and between the literals a
+ * block uses (pieces of 138, then 1-2 zeros, REPZ_3_10 or REPZ_11_138), and
+ * one code length over 1-48 neighbouring symbols (a first piece of up to 7,
+ * then pieces of up to 6; short ones sent as lengths). The lengths only
+ * reach the output in a dynamic block, so most inputs must make one. */
+START_TEST(test_code_length_runs)
+{
+	unsigned char b[600];
+	unsigned inputs = 0, dynamic = 0;
+	for (unsigned lo = 0; lo < 255; lo++) {
+		for (unsigned hi = lo + 1; hi < 256; hi += 23) {
+			/* a third literal, so runs also end at a neighbour */
+			unsigned mid = lo + (hi - lo) / 2;
+			for (size_t i = 0; i < sizeof(b); i++) {
+				unsigned r = rnd() % 8;
+				b[i] = (unsigned char)(r < 4 ? lo : r < 7 ? hi : mid);
+			}
+			dynamic += block_type(b, sizeof(b), "three literals") == 2;
+			inputs++;
+		}
+	}
+	for (unsigned w = 1; w <= 48; w++) {
+		for (unsigned lo = 0; lo + w <= 256; lo += 7) {
+			for (size_t i = 0; i < sizeof(b); i++)
+				b[i] = (unsigned char)(lo + rnd() % w);
+			dynamic += block_type(b, sizeof(b), "neighbouring literals") == 2;
+			inputs++;
+		}
+	}
+	ck_assert_msg(dynamic * 10 >= inputs * 9, "only %u of %u blocks dynamic", dynamic, inputs);
+}
+END_TEST
+
 START_TEST(test_limits)
 {
 	unsigned char *b = calloc(1, DEFLATE6_MAX + 1), out[64];
@@ -227,6 +272,7 @@ int main(void)
 	tcase_add_test(tc, test_skewed_frequencies);
 	tcase_add_test(tc, test_length_repair);
 	tcase_add_test(tc, test_too_far_boundary);
+	tcase_add_test(tc, test_code_length_runs);
 	tcase_add_test(tc, test_limits);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
