@@ -9,8 +9,8 @@
 
 /* What evbuffer_write(out, fd) does (one call, drains what the socket
  * took, returns that count, or -1 with errno), without writev: send for one
- * chain, sendmsg for several. At most SOCKWRITE_IOV chains per call. out's
- * front must not be frozen. */
+ * chain, sendmsg for several (at most 16 per call; the rest waits for the
+ * next, as after a short write). out's front must not be frozen. */
 ssize_t sockwrite(struct evbuffer *out, evutil_socket_t fd);
 
 #endif
