@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "accesslog.h"
+#include "bufpool.h"
 #include "conn.h"
 #include "errors.h"
 #include "http.h"
@@ -173,8 +174,8 @@ static const struct sg_config *conn_cfg(const struct conn *c)
 
 static struct req *req_new(struct conn *c)
 {
-	/* malloc, not calloc: glibc's calloc bypasses its per-thread cache */
-	struct req *r = malloc(sizeof(*r));
+	/* not calloc: glibc's calloc bypasses its per-thread cache */
+	struct req *r = bufpool_alloc(sizeof(*r));
 	if (!r)
 		return NULL;
 	*r = (struct req){0};
@@ -234,7 +235,7 @@ static void req_free(struct conn *c, struct req *r)
 	http_msg_clear(&r->rm);
 	free(r->target);
 	server_conf_release(r->sc);
-	free(r);
+	bufpool_free(r);
 }
 
 void conn_close(struct conn *c)

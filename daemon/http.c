@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bufpool.h"
 #include "errors.h"
 #include "http.h"
 
@@ -189,7 +190,8 @@ static int msg_reserve(struct http_msg *m, size_t n)
 		cap *= 2;
 	if (cap > UINT32_MAX)
 		return SG_ETOOBIG;
-	char *nb = realloc(m->buf, cap);
+	/* the first buffer comes from the thread's pool (daemon/bufpool.c) */
+	char *nb = m->buf ? realloc(m->buf, cap) : bufpool_alloc(cap);
 	if (!nb)
 		return SG_ENOMEM;
 	m->buf = nb;
@@ -219,7 +221,7 @@ void http_msg_init(struct http_msg *m)
 
 void http_msg_clear(struct http_msg *m)
 {
-	free(m->buf);
+	bufpool_free(m->buf);
 	free(m->hdrs);
 	http_msg_init(m);
 }
