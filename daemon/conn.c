@@ -191,6 +191,16 @@ static struct req *req_new(struct conn *c)
 	return r;
 }
 
+/* After each pipeline call: its session events, counted by r's backend.
+ * The pipeline counts only inside pipeline_request and pipeline_response,
+ * and every call is followed by this, so what is pending is that call's. */
+static void req_count_session(const struct req *r)
+{
+	uint32_t ev[PC_COUNT];
+	uint32_t mask = pipeline_thread_take(ev);
+	metrics_pipeline(r->mslot, mask, ev);
+}
+
 static void req_log(struct conn *c, struct req *r)
 {
 	if (r->status == 0)
@@ -500,11 +510,8 @@ static void conn_response_head(struct conn *c)
 	/* hop-by-hop first, as for requests: a backend's "Connection: Set-Cookie"
 	 * must not remove the session cookie the pipeline adds */
 	http_strip_hop(rm);
-	uint32_t ev[PC_COUNT];
-	(void)pipeline_thread_take(ev); /* nothing before this call is this request's */
 	int rc = pipeline_response(&r->pctx, rm);
-	uint32_t mask = pipeline_thread_take(ev);
-	metrics_pipeline(r->mslot, mask, ev); /* this request's session events, by backend */
+	req_count_session(r);
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "response refused", false);
 		return;
@@ -900,11 +907,8 @@ static void conn_route(struct conn *c)
 		.peer = c->peer,
 	};
 	r->piped = true;
-	uint32_t ev[PC_COUNT];
-	(void)pipeline_thread_take(ev); /* nothing before this call is this request's */
 	int rc = pipeline_request(&r->pctx);
-	uint32_t mask = pipeline_thread_take(ev);
-	metrics_pipeline(r->mslot, mask, ev); /* this request's session events, by backend */
+	req_count_session(r);
 	if (rc != 0) {
 		conn_reply(c, rc, r->pctx.why ? r->pctx.why : "request refused", true);
 		return;

@@ -98,8 +98,9 @@ void pipeline_counters(uint64_t out[PC_COUNT]);
 /* The calling thread's own counters, lock-free. */
 void pipeline_thread_counters(uint64_t out[PC_COUNT]);
 /* What the calling thread counted since its last call: a mask of counters,
- * with out[c] set for each c in it. conn.c takes them after every pipeline
- * call to count that request's events by backend. */
+ * with out[c] set for each c in it. Counting happens only inside
+ * pipeline_request and pipeline_response; conn.c takes them after every
+ * such call to count that request's events by backend. */
 uint32_t pipeline_thread_take(uint32_t out[PC_COUNT]);
 
 /* The calling thread's verified-cookie cache: lookups that hit and missed
