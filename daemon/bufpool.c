@@ -69,11 +69,6 @@ void bufpool_free(void *p)
 	free(p);
 }
 
-static void *pool_realloc(void *p, size_t n)
-{
-	return realloc(p, n);
-}
-
 int bufpool_install(void)
 {
 #ifdef __SANITIZE_ADDRESS__
@@ -88,7 +83,7 @@ int bufpool_install(void)
 		class_usable[c] = malloc_usable_size(probe);
 		free(probe);
 	}
-	event_set_mem_functions(bufpool_alloc, pool_realloc, bufpool_free);
+	event_set_mem_functions(bufpool_alloc, realloc, bufpool_free);
 	return 0;
 }
 
