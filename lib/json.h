@@ -88,6 +88,9 @@ int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len);
  * output (not counted in *len). On failure *len is unchanged and *buf and *cap
  * stay valid (possibly grown); the caller frees *buf in any case. */
 int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, size_t *cap);
+/* n bytes of text s appended to the same kind of buffer, grown the same way
+ * (for writers that splice dumped values between bytes they copy). */
+int json_text_append(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
 
 /* JSON_DUMP_SORT_KEYS's order of two keys (WTF-8 bytes: code point order, as
  * Python sorts str): <0, 0 or >0. */

@@ -18,6 +18,7 @@
 
 enum { SPLICE_MAX_MEMBERS = 32 }; /* patches are a few keys; more takes the DOM path */
 
+/* The result: a buffer json_dump_append and json_text_append grow. */
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -25,19 +26,7 @@ struct sbuf {
 
 static int sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return SG_ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
+	return json_text_append(s, n, &b->p, &b->len, &b->cap);
 }
 
 /* A key whose text in t is its value (no escapes: printable ASCII but '"'

@@ -1222,6 +1222,23 @@ START_TEST(test_dump_append)
 	ck_assert_int_eq(json_dump_append(v, 0, &buf, &len, &cap), 0);
 	ck_assert_str_eq(buf, "hdr={\"a\":[1,2]}");
 	free(buf);
+	/* raw text into the same kind of buffer, from nothing, growing past
+	 * its first capacity, NUL-terminated after every append */
+	buf = NULL;
+	len = cap = 0;
+	ck_assert_int_eq(json_text_append("", 0, &buf, &len, &cap), 0);
+	ck_assert_str_eq(buf, "");
+	char chunk[50];
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(json_text_append(chunk, sizeof(chunk), &buf, &len, &cap), 0);
+	ck_assert_uint_eq(len, 500);
+	ck_assert_uint_gt(cap, len);
+	ck_assert_uint_eq(strspn(buf, "x"), 500);
+	ck_assert_int_eq(buf[500], '\0');
+	ck_assert_int_eq(json_dump_append(v, 0, &buf, &len, &cap), 0);
+	ck_assert_str_eq(buf + 500, "{\"a\":[1,2]}");
+	free(buf);
 	json_free(v);
 }
 END_TEST
