@@ -963,17 +963,13 @@ int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, siz
 	return 0;
 }
 
-int json_text_append(const char *s, size_t n, char **buf, size_t *len, size_t *cap)
+int json_text_reserve(char **buf, size_t len, size_t *cap, size_t n)
 {
-	struct out o = {*buf, *len, *cap, 0};
-	int err = out_put(&o, s, n);
+	struct out o = {*buf, len, *cap, 0};
+	int err = out_reserve(&o, n);
 	*buf = o.p;
 	*cap = o.cap;
-	if (err)
-		return err;
-	o.p[o.len] = '\0';
-	*len = o.len;
-	return 0;
+	return err;
 }
 
 int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len)

@@ -88,9 +88,26 @@ int json_dump(const json *v, unsigned flags, char **ret, size_t *ret_len);
  * output (not counted in *len). On failure *len is unchanged and *buf and *cap
  * stay valid (possibly grown); the caller frees *buf in any case. */
 int json_dump_append(const json *v, unsigned flags, char **buf, size_t *len, size_t *cap);
-/* n bytes of text s appended to the same kind of buffer, grown the same way
- * (for writers that splice dumped values between bytes they copy). */
-int json_text_append(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
+/* Room for n more bytes and a NUL in the same kind of buffer, grown the way
+ * json_dump_append grows it. */
+int json_text_reserve(char **buf, size_t len, size_t *cap, size_t n);
+
+/* n bytes of text s appended to such a buffer, NUL-terminated: for writers
+ * that put dumped values between bytes they copy. Inline: when there is
+ * room (nearly always), a copy. */
+static inline int json_text_append(const char *s, size_t n, char **buf, size_t *len,
+				   size_t *cap)
+{
+	if (*cap - *len <= n) { /* (*len <= *cap: no wrap, unlike *len + n) */
+		int err = json_text_reserve(buf, *len, cap, n);
+		if (err)
+			return err;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
 
 /* JSON_DUMP_SORT_KEYS's order of two keys (WTF-8 bytes: code point order, as
  * Python sorts str): <0, 0 or >0. */
