@@ -114,6 +114,21 @@ def cpu_ticks(pids):
     return t
 
 
+def pin(pids, cpus):
+    """Binds every thread of these processes to the CPU set (None: all CPUs)."""
+    cpus = cpus if cpus is not None else set(range(os.cpu_count() or 1))
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
+                pass
+
+
 def rss_kib(pids):
     t = 0
     for pid in pids:
@@ -339,9 +354,9 @@ class Runner:
         self.lua = write(os.path.join(tmp, "report.lua"), LUA_REPORT)
 
     def wrk(self, port, path, cookie, threads, conns, close=False, pids=(), secs=None,
-            delay=None, warmup=False):
+            delay=None, warmup=False, cpus=None):
         secs = 1 if warmup else secs or self.secs
-        argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
+        argv = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
                 "--timeout", "5s", "-s", self.lua]
         if cookie:
             argv += ["-H", f"Cookie: session={cookie}"]
@@ -393,6 +408,7 @@ def summarize(results):
             "errors": sum(r["errors"] for r in rs),
             "status": sum(r["status"] for r in rs),
             "spread": (min(r["rps"] for r in rs), max(r["rps"] for r in rs)),
+            "p99_spread": (min(r["p99"] for r in rs), max(r["p99"] for r in rs)),
         }
     return out
 
@@ -454,6 +470,7 @@ class Bench:
         self.procs = {}
         self.nginx1 = None
         self.notes = []
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S")
 
     def start_proxies(self, workers):
         for p in self.procs.values():
@@ -542,37 +559,94 @@ class Bench:
         print()
 
     # --- p99 at the same offered load
-    def fixed_rate(self):
+    def fixed_rate(self, pinned=False):
+        """p99 at ~50 % of nginx's one-worker capacity.
+
+        On shared cores one round's p99 is set by the few moments the client,
+        the backend or the proxy waited for a CPU, so it swings several-fold
+        from round to round (the A/A row: nginx against itself). Hence many
+        short rounds, and each proxy's p99 divided by nginx's from the same
+        round: the median of those paired ratios, and in how many rounds the
+        proxy's p99 was no worse. pinned: the proxy under test gets the last
+        CPU to itself, the client and the backend share the others."""
         self.start_proxies(1)
+        ncpu = os.cpu_count() or 1
+        pinned = pinned and ncpu >= 2
+        wrk_cpus = f"0-{ncpu - 2}" if pinned else None
+        if pinned:
+            pin(self.backend.pids(), set(range(ncpu - 1)))
+            for proc, _ in self.procs.values():
+                if proc:
+                    pin(proc.pids(), {ncpu - 1})
         base = self.nginx1 or 20000
         target = 0.5 * base
         lo, hi = 5, 15  # ms of think time per connection, uniform: mean 10 ms
         conns = max(8, int(round(target * (lo + hi) / 2 / 1000)))
-        rows = [("direct", "/"), ("nginx", "/"), ("haproxy", "/"), ("sg", "/"),
-                ("nginx", "/patch"), ("sg", "/patch")]
+        rows = [("direct", "/", "backend direct (the limit)"),
+                ("nginx", "/", "nginx proxy_pass, keepalive"),
+                ("nginx", "/ ", "nginx again (A/A: the noise)"),
+                ("haproxy", "/", "HAProxy, http-reuse always"),
+                ("sg", "/", "sessiongate, header mode"),
+                ("nginx", "/patch", "nginx, /patch (reference)"),
+                ("sg", "/patch", "sessiongate, re-sign (/patch)")]
+        keys = [r[:2] for r in rows]
+        rounds, secs = self.a.p99_rounds, self.a.p99_secs
 
         def one(key, warmup=False):
             proc, port = self.procs[key[0]]
-            return self.run.wrk(port, key[1], self.cookie, 1, conns, False,
-                                proc.pids() if proc else (), delay=(lo, hi), warmup=warmup)
-        s = summarize(alternate(rows, self.a.rounds, one))
-        print(f"### p99 at the same offered load: {conns} keep-alive connections, each sending "
-              f"a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), i.e. "
-              f"~{target:.0f} req/s offered = 50% of nginx's one-worker capacity above; "
-              f"one worker each, {self.a.rounds} rounds, medians")
+            return self.run.wrk(port, key[1].strip(), self.cookie, 1, conns, False,
+                                proc.pids() if proc else (), secs=secs, delay=(lo, hi),
+                                warmup=warmup, cpus=wrk_cpus)
+        try:
+            res = alternate(keys, rounds, one)
+        finally:
+            if pinned:
+                pin(self.backend.pids(), None)
+        s = summarize(res)
+        self.save_raw("p99pin" if pinned else "p99", rows, res)
+        where = (f"proxy alone on CPU {ncpu - 1}, client and backend on CPU {wrk_cpus}"
+                 if pinned else "client, backend and proxy sharing all CPUs")
+        print(f"### p99 at the same offered load, {where}: {conns} keep-alive connections, "
+              f"each sending a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), "
+              f"i.e. ~{target:.0f} req/s offered = 50% of nginx's one-worker capacity above; "
+              f"one worker each, {rounds} rounds x {secs}s")
         print(f"| {'configuration':32} | {'req/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | "
-              f"{'p99 x nginx':>11} | {'proxy CPU us/req':>16} | errors |")
-        print(f"|{'-' * 34}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 18}|--------|")
-        labels = {k[0:2]: k[2] for k in self.ROWS}
-        for key in rows:
+              f"{'p99 min-max':>11} | {'p99 x nginx':>11} | {'no worse':>8} | "
+              f"{'proxy CPU us/req':>16} | errors |")
+        print(f"|{'-' * 34}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 13}|{'-' * 10}|"
+              f"{'-' * 18}|--------|")
+        for key, label in ((r[:2], r[2]) for r in rows):
             r = s[key]
-            ref = s[("nginx", key[1])]
-            print(f"| {labels[key]:32} | {r['rps']:8.0f} | {fmt_ms(r['p50']):>6} | "
-                  f"{fmt_ms(r['p99']):>6} | {fmt_ratio(r['p99'], ref['p99']):>11} | "
+            ref = res[("nginx", key[1].strip())]
+            ratios = [x["p99"] / y["p99"] for x, y in zip(res[key], ref) if y["p99"]]
+            same = key == ("nginx", key[1].strip())
+            paired = "-" if same or not ratios else f"{statistics.median(ratios):.2f}x"
+            wins = "-" if same or not ratios else \
+                f"{sum(q <= 1.0 for q in ratios)}/{len(ratios)}"
+            spread = f"{r['p99_spread'][0] / 1000:.2f}-{r['p99_spread'][1] / 1000:.2f}"
+            print(f"| {label:32} | {r['rps']:8.0f} | {fmt_ms(r['p50']):>6} | "
+                  f"{fmt_ms(r['p99']):>6} | {spread:>11} | {paired:>11} | {wins:>8} | "
                   f"{fmt_num(r['cpu_us'], '16.1f'):>16} | {r['errors'] + r['status']:6d} |")
-        print("(p99 x nginx: lower is better; wrk measures each request from its write "
-              "to its response, think time excluded)")
+        print("(p99 ms: median over the rounds; p99 x nginx: median over the rounds of this "
+              "row's p99 / nginx's in the same round, same path; no worse: rounds where that "
+              "ratio was <= 1; lower is better. wrk measures each request from its write to "
+              "its response, think time excluded)")
         print()
+
+    def save_raw(self, section, rows, res):
+        """--raw FILE: every round of a p99 section as a JSON line, so that
+        tests/bench/p99_pool.py can pool the paired ratios of several runs."""
+        if not self.a.raw:
+            return
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        with open(self.a.raw, "a") as f:
+            for key, label in ((r[:2], r[2]) for r in rows):
+                for i, r in enumerate(res[key]):
+                    f.write(json.dumps({"section": section, "rev": rev, "start": self.started,
+                                        "row": label, "proxy": key[0], "path": key[1].strip(),
+                                        "round": i, "rps": r["rps"], "p50": r["p50"],
+                                        "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
 
     # --- memory per idle keep-alive connection
     def memory(self):
@@ -923,14 +997,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sessiongate", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--raw", metavar="FILE",
+                    help="append every p99 round to FILE as JSON lines (tests/bench/p99_pool.py)")
     ap.add_argument("--only", default="main,p99,scale,asgi",
                     help="comma list of sections: main (includes memory), p99, scale, asgi; "
+                    "p99pin (p99 with the proxy alone on a CPU, not in the default run); "
                     "profile (strace/perf, not in the default run)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.secs, args.scale_rounds, args.scale_secs = 3, 2, 1, 2
+        args.p99_rounds, args.p99_secs = 4, 2
     else:
         args.rounds, args.secs, args.scale_rounds, args.scale_secs = 5, 4, 3, 3
+        args.p99_rounds, args.p99_secs = 12, 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     NOFILE = soft if soft != resource.RLIM_INFINITY else 65536
     args.idle_conns = min(10000, NOFILE - 500)
@@ -953,6 +1032,8 @@ def main():
             b.main_modes()
         if "p99" in sections:
             b.fixed_rate()
+        if "p99pin" in sections:
+            b.fixed_rate(pinned=True)
         if "scale" in sections:
             b.scaling()
         if "asgi" in sections:
