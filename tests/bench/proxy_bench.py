@@ -573,13 +573,17 @@ class Bench:
         ncpu = os.cpu_count() or 1
         pinned = pinned and ncpu >= 2
         wrk_cpus = f"0-{ncpu - 2}" if pinned else None
+        if self.nginx1 is None:  # --only without main: nginx's capacity, as main measures it
+            port = self.procs["nginx"][1]
+            self.run.wrk(port, "/", self.cookie, 1, 64, warmup=True)
+            self.nginx1 = med([self.run.wrk(port, "/", self.cookie, 1, 64)["rps"]
+                               for _ in range(3)])
         if pinned:
             pin(self.backend.pids(), set(range(ncpu - 1)))
             for proc, _ in self.procs.values():
                 if proc:
                     pin(proc.pids(), {ncpu - 1})
-        base = self.nginx1 or 20000
-        target = 0.5 * base
+        target = self.p99_offered = 0.5 * self.nginx1
         lo, hi = 5, 15  # ms of think time per connection, uniform: mean 10 ms
         conns = max(8, int(round(target * (lo + hi) / 2 / 1000)))
         rows = [("direct", "/", "backend direct (the limit)"),
@@ -608,7 +612,8 @@ class Bench:
                  if pinned else "client, backend and proxy sharing all CPUs")
         print(f"### p99 at the same offered load, {where}: {conns} keep-alive connections, "
               f"each sending a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), "
-              f"i.e. ~{target:.0f} req/s offered = 50% of nginx's one-worker capacity above; "
+              f"i.e. ~{target:.0f} req/s offered = 50% of nginx's one-worker keep-alive capacity "
+              f"({self.nginx1:.0f} req/s, wrk -t1 -c64); "
               f"one worker each, {rounds} rounds x {secs}s")
         print(f"| {'configuration':32} | {'req/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | "
               f"{'p99 min-max':>11} | {'p99 x nginx':>11} | {'no worse':>8} | "
@@ -645,7 +650,7 @@ class Bench:
                 for i, r in enumerate(res[key]):
                     f.write(json.dumps({"section": section, "rev": rev, "start": self.started,
                                         "row": label, "proxy": key[0], "path": key[1].strip(),
-                                        "round": i, "rps": r["rps"], "p50": r["p50"],
+                                        "round": i, "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
                                         "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
 
     # --- memory per idle keep-alive connection
