@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/bench/proxy.sh — sessiongate next to nginx and HAProxy as a proxy, in one run (issue 6).
-# Usage: tests/bench/proxy.sh [--quick] [--build DIR] [--raw FILE]
+# Usage: tests/bench/proxy.sh [--quick] [--build DIR] [--raw FILE] [--seed N]
 #                             [--only main,p99,scale,asgi,p99pin,profile]
 # Figures, never pass/fail: --quick takes a few minutes, the default full run under 15.
 # Everything listens on 127.0.0.1 and is stopped by PID at the end (see proxy_bench.py).
@@ -14,6 +14,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=$2; shift 2 ;;
 	--quick) ARGS+=(--quick); shift ;;
 	--only) ARGS+=(--only "$2"); shift 2 ;;
+	--seed) ARGS+=(--seed "$2"); shift 2 ;;
 	--raw) ARGS+=(--raw "$(cd "$CALLER" && realpath -m "$2")"); shift 2 ;;
 	-h|--help) sed -n '2,6p' "$0"; exit 0 ;;
 	*) echo "proxy.sh: unknown argument $1" >&2; exit 2 ;;

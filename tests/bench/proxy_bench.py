@@ -383,20 +383,24 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 
-def alternate(rows, rounds, run):
+def alternate(rows, rounds, run, seed=6, warm_each=False):
     """Runs every row once per round, in a new random order each round;
     returns {row: [result...]}. Rotating one fixed order is not enough: each
     row then always follows the same one, and a run right after another run
-    against the same process measured ~15 % lower p99 (the A/A row: 0.84x
-    over 24 rounds). The seed is fixed, so a rerun uses the same orders."""
+    against the same process measured a ~15 % lower p99 (the A/A row: 0.84x
+    over 24 rounds). warm_each: every measured run comes right after a
+    1-second unmeasured one of the same row, so no row gains from whatever
+    ran before it (what p99 needs; throughput does not move enough)."""
     res = {r: [] for r in rows}
-    rnd = random.Random(6)
+    rnd = random.Random(seed)
     for r in rows:  # warm-up, not counted: fresh processes, pools, caches
         run(r, warmup=True)
     for _ in range(rounds):
         order = list(rows)
         rnd.shuffle(order)
         for r in order:
+            if warm_each:
+                run(r, warmup=True)
             res[r].append(run(r))
     return res
 
@@ -605,20 +609,22 @@ class Bench:
             return self.run.wrk(port, key[1].strip(), self.cookie, 1, conns, False,
                                 proc.pids() if proc else (), secs=secs, delay=(lo, hi),
                                 warmup=warmup, cpus=wrk_cpus)
+        seed = self.a.seed if self.a.seed is not None else random.randrange(1 << 16)
         try:
-            res = alternate(keys, rounds, one)
+            res = alternate(keys, rounds, one, seed=seed, warm_each=True)
         finally:
             if pinned:
                 pin(self.backend.pids(), None)
         s = summarize(res)
-        self.save_raw("p99pin" if pinned else "p99", rows, res)
+        self.save_raw("p99pin" if pinned else "p99", rows, res, seed)
         where = (f"proxy alone on CPU {ncpu - 1}, client and backend on CPU {wrk_cpus}"
                  if pinned else "client, backend and proxy sharing all CPUs")
         print(f"### p99 at the same offered load, {where}: {conns} keep-alive connections, "
               f"each sending a request then pausing a uniform {lo}-{hi} ms (wrk Lua delay()), "
               f"i.e. ~{target:.0f} req/s offered = 50% of nginx's one-worker keep-alive capacity "
               f"({self.nginx1:.0f} req/s, wrk -t1 -c64); "
-              f"one worker each, {rounds} rounds x {secs}s")
+              f"one worker each, {rounds} rounds x {secs}s, each after 1s of the same "
+              f"unmeasured; row order shuffled with --seed {seed}")
         print(f"| {'configuration':32} | {'req/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | "
               f"{'p99 min-max':>11} | {'p99 x nginx':>11} | {'no worse':>8} | "
               f"{'proxy CPU us/req':>16} | errors |")
@@ -642,7 +648,7 @@ class Bench:
               "its response, think time excluded)")
         print()
 
-    def save_raw(self, section, rows, res):
+    def save_raw(self, section, rows, res, seed):
         """--raw FILE: every round of a p99 section as a JSON line, so that
         tests/bench/p99_pool.py can pool the paired ratios of several runs."""
         if not self.a.raw:
@@ -652,7 +658,7 @@ class Bench:
         with open(self.a.raw, "a") as f:
             for key, label in ((r[:2], r[2]) for r in rows):
                 for i, r in enumerate(res[key]):
-                    f.write(json.dumps({"section": section, "rev": rev, "start": self.started,
+                    f.write(json.dumps({"section": section, "rev": rev, "start": self.started, "seed": seed,
                                         "row": label, "proxy": key[0], "path": key[1].strip(),
                                         "round": i, "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
                                         "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
@@ -1006,6 +1012,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sessiongate", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seed", type=int,
+                    help="the p99 sections' row order (default: a new one each run)")
     ap.add_argument("--raw", metavar="FILE",
                     help="append every p99 round to FILE as JSON lines (tests/bench/p99_pool.py)")
     ap.add_argument("--only", default="main,p99,scale,asgi",
