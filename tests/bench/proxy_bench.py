@@ -356,8 +356,9 @@ class Runner:
     def wrk(self, port, path, cookie, threads, conns, close=False, pids=(), secs=None,
             delay=None, warmup=False, cpus=None):
         secs = 1 if warmup else secs or self.secs
-        argv = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
-                "--timeout", "5s", "-s", self.lua]
+        argv = ["taskset", "-c", cpus] if cpus else []  # cpus: a CPU list for wrk
+        argv += ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
+                 "--timeout", "5s", "-s", self.lua]
         if cookie:
             argv += ["-H", f"Cookie: session={cookie}"]
         if close:
@@ -596,6 +597,7 @@ class Bench:
         conns = max(8, int(round(target * (lo + hi) / 2 / 1000)))
         rows = [("direct", "/", "backend direct (the limit)"),
                 ("nginx", "/", "nginx proxy_pass, keepalive"),
+                # the trailing space only makes it a row of its own (stripped for wrk)
                 ("nginx", "/ ", "nginx again (A/A: the noise)"),
                 ("haproxy", "/", "HAProxy, http-reuse always"),
                 ("sg", "/", "sessiongate, header mode"),
@@ -658,10 +660,11 @@ class Bench:
         with open(self.a.raw, "a") as f:
             for key, label in ((r[:2], r[2]) for r in rows):
                 for i, r in enumerate(res[key]):
-                    f.write(json.dumps({"section": section, "rev": rev, "start": self.started, "seed": seed,
-                                        "row": label, "proxy": key[0], "path": key[1].strip(),
-                                        "round": i, "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
-                                        "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
+                    f.write(json.dumps({
+                        "section": section, "rev": rev, "start": self.started, "seed": seed,
+                        "row": label, "proxy": key[0], "path": key[1].strip(), "round": i,
+                        "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
+                        "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
 
     # --- memory per idle keep-alive connection
     def memory(self):
