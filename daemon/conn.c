@@ -1128,7 +1128,7 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 		c->peer_family = AF_INET;
 		memcpy(c->peer_addr, &sin->sin_addr, 4);
-		inet_ntop(AF_INET, &sin->sin_addr, c->peer, sizeof(c->peer));
+		config_ipv4_format(c->peer_addr, c->peer);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 		c->peer_family = AF_INET6;

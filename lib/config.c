@@ -431,6 +431,23 @@ bool config_cidr_match(const struct sg_cidr *nets, size_t n, int family, const u
 	return false;
 }
 
+size_t config_ipv4_format(const unsigned char addr[4], char out[CONFIG_IPV4_TEXT_MAX])
+{
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = addr[i];
+		if (i)
+			out[n++] = '.';
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
+	}
+	out[n] = '\0';
+	return n;
+}
+
 /* ---- routes ---- */
 
 static bool prefix_matches(const struct sg_route *r, const char *path, size_t pathlen)

@@ -272,6 +272,28 @@ START_TEST(test_key_writable)
 }
 END_TEST
 
+/* Every byte value in every position, and mixed widths, as inet_ntop writes them. */
+START_TEST(test_ipv4_format)
+{
+	unsigned char a[4];
+	char want[INET_ADDRSTRLEN], got[CONFIG_IPV4_TEXT_MAX];
+	for (int pos = 0; pos < 4; pos++)
+		for (int v = 0; v < 256; v++) {
+			for (int k = 0; k < 4; k++)
+				a[k] = (unsigned char)(k == pos ? v : (v * 7 + k * 101) % 256);
+			ck_assert_ptr_nonnull(inet_ntop(AF_INET, a, want, sizeof(want)));
+			memset(got, 'x', sizeof(got));
+			ck_assert_uint_eq(config_ipv4_format(a, got), strlen(want));
+			ck_assert_str_eq(got, want);
+		}
+	const unsigned char wide[4] = {255, 255, 255, 255}, zero[4] = {0};
+	ck_assert_uint_eq(config_ipv4_format(wide, got), 15);
+	ck_assert_str_eq(got, "255.255.255.255");
+	ck_assert_uint_eq(config_ipv4_format(zero, got), 7);
+	ck_assert_str_eq(got, "0.0.0.0");
+}
+END_TEST
+
 START_TEST(test_cidr)
 {
 	struct sg_cidr n[3];
@@ -442,6 +464,7 @@ int main(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_ipv4_format);
 	tcase_add_test(tc, test_route_match);
 	tcase_add_test(tc, test_route_root_matches_all);
 	tcase_add_test(tc, test_strip_prefix);
