@@ -1,16 +1,25 @@
 /* tests/fuzz/fuzz_config.c — the YAML config loader on arbitrary bytes (no
- * secrets read), then route matching and prefix stripping on what it loaded. */
+ * secrets read), then route matching and prefix stripping on what it loaded;
+ * the first four bytes as an IPv4 peer, formatted as inet_ntop would. */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfgload.h"
+#include "config.h"
 #include "errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const paths[] = {"/", "/api", "/api/x?y=1", "/apple", "/app?q", ""};
 	static const char *const hosts[] = {"api.example.com:8080", "[::1]:80", "", "A.B."};
+	if (size >= 4) {
+		char want[INET_ADDRSTRLEN], got[CONFIG_IPV4_TEXT_MAX];
+		if (!inet_ntop(AF_INET, data, want, sizeof(want)) ||
+		    config_ipv4_format(data, got) != strlen(want) || strcmp(got, want) != 0)
+			abort();
+	}
 	struct sg_config *cfg = NULL;
 	char err[512];
 	int rc = cfgload_buffer("fuzz.yaml", (const char *)data, size, CFGLOAD_NO_SECRETS, &cfg,
