@@ -21,19 +21,16 @@ def load(paths):
     return rows
 
 
-# nginx's rows in proxy_bench.py's p99 table: the reference of each path
-REFS = ("nginx proxy_pass, keepalive", "nginx, /patch (reference)")
-
-
 def paired(rows, section):
-    """{row label: [(run, ratio)]}: each round's p99 over nginx's p99 in the
-    same run and round, on the same path."""
+    """{row label: [(run, ratio)]}: each round's p99 over the p99 of the
+    reference row (ref: nginx on the same path) in the same run and round.
+    proxy_bench.py prints its p99 tables from this too."""
     mine = [r for r in rows if r["section"] == section]
-    ref = {(r["start"], r["round"], r["path"]): r["p99"] for r in mine if r["row"] in REFS}
+    ref = {(r["start"], r["round"], r["path"]): r["p99"] for r in mine if r["ref"]}
     out = {}
     for r in mine:
         base = ref.get((r["start"], r["round"], r["path"]))
-        if r["row"] not in REFS and base:
+        if not r["ref"] and base:
             out.setdefault(r["row"], []).append((r["start"], r["p99"] / base))
     return out
 

@@ -23,6 +23,8 @@ import tempfile
 import time
 import zlib
 
+import p99_pool  # tests/bench/p99_pool.py: pairs a p99 section's rounds
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3"  # Debian's: flask, fastapi, uvicorn
@@ -618,7 +620,13 @@ class Bench:
             if pinned:
                 pin(self.backend.pids(), None)
         s = summarize(res)
-        self.save_raw("p99pin" if pinned else "p99", rows, res, seed)
+        section = "p99pin" if pinned else "p99"
+        records = self.p99_records(section, rows, res, seed)
+        if self.a.raw:
+            with open(self.a.raw, "a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in records)
+        ratios = {label: [q for _, q in v]
+                  for label, v in p99_pool.paired(records, section).items()}
         where = (f"proxy alone on CPU {ncpu - 1}, client and backend on CPU {wrk_cpus}"
                  if pinned else "client, backend and proxy sharing all CPUs")
         print(f"### p99 at the same offered load, {where}: {conns} keep-alive connections, "
@@ -634,12 +642,9 @@ class Bench:
               f"{'-' * 18}|--------|")
         for key, label in ((r[:2], r[2]) for r in rows):
             r = s[key]
-            ref = res[("nginx", key[1].strip())]
-            ratios = [x["p99"] / y["p99"] for x, y in zip(res[key], ref) if y["p99"]]
-            same = key == ("nginx", key[1].strip())
-            paired = "-" if same or not ratios else f"{statistics.median(ratios):.2f}x"
-            wins = "-" if same or not ratios else \
-                f"{sum(q <= 1.0 for q in ratios)}/{len(ratios)}"
+            q = ratios.get(label)  # None for nginx's own rows: the reference
+            paired = f"{statistics.median(q):.2f}x" if q else "-"
+            wins = f"{sum(x <= 1.0 for x in q)}/{len(q)}" if q else "-"
             spread = f"{r['p99_spread'][0] / 1000:.2f}-{r['p99_spread'][1] / 1000:.2f}"
             print(f"| {label:32} | {r['rps']:8.0f} | {fmt_ms(r['p50']):>6} | "
                   f"{fmt_ms(r['p99']):>6} | {spread:>11} | {paired:>11} | {wins:>8} | "
@@ -650,21 +655,19 @@ class Bench:
               "its response, think time excluded)")
         print()
 
-    def save_raw(self, section, rows, res, seed):
-        """--raw FILE: every round of a p99 section as a JSON line, so that
-        tests/bench/p99_pool.py can pool the paired ratios of several runs."""
-        if not self.a.raw:
-            return
+    def p99_records(self, section, rows, res, seed):
+        """Every round of a p99 section as a flat record: what --raw FILE
+        keeps and tests/bench/p99_pool.py pairs (here and across runs).
+        ref marks nginx's row of each path, the one the others divide by."""
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
-        with open(self.a.raw, "a") as f:
-            for key, label in ((r[:2], r[2]) for r in rows):
-                for i, r in enumerate(res[key]):
-                    f.write(json.dumps({
-                        "section": section, "rev": rev, "start": self.started, "seed": seed,
-                        "row": label, "proxy": key[0], "path": key[1].strip(), "round": i,
-                        "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
-                        "p99": r["p99"], "cpu_us": r["cpu_us"]}) + "\n")
+        return [{"section": section, "rev": rev, "start": self.started, "seed": seed,
+                 "row": label, "proxy": key[0], "path": key[1].strip(),
+                 "ref": key == ("nginx", key[1].strip()), "round": i,
+                 "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
+                 "p99": r["p99"], "cpu_us": r["cpu_us"]}
+                for key, label in ((row[:2], row[2]) for row in rows)
+                for i, r in enumerate(res[key])]
 
     # --- memory per idle keep-alive connection
     def memory(self):
