@@ -15,6 +15,7 @@
 #include "flask.h"
 #include "json.h"
 #include "sg_limits.h"
+#include "server.h"
 #include "signer.h"
 
 /* Exit codes: 0 done, 1 the cookie or session was refused, 2 usage or setup. */
@@ -252,7 +253,7 @@ int cmd_cookie(int argc, char **argv)
 	};
 	const char *files[MAX_SECRETS];
 	size_t nfiles = 0;
-	int64_t max_age = SG_SESSION_MAX_AGE_DEFAULT, now = (int64_t)time(NULL);
+	int64_t max_age = SG_SESSION_MAX_AGE_DEFAULT, now = server_wall_s();
 	const char *salt = SIGNER_SALT_FLASK;
 	enum signer_digest digest = SIGNER_SHA1;
 	enum signer_kdf kdf = SIGNER_KDF_HMAC;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "patch.h"
 #include "pipeline.h"
+#include "server.h"
 #include "signer.h"
 #include "splice.h"
 #include "starlette.h"
@@ -641,7 +642,7 @@ int pipeline_request(struct pipeline_ctx *ctx)
 		return 0;
 	}
 	struct pipe_thread *t = pipe_thread();
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = server_wall_s();
 	int status = 0;
 	char *joined = NULL, *unq = NULL, *newcookie = NULL, *fwd = NULL, *pbuf = NULL;
 	size_t newlen = 0;
@@ -1193,7 +1194,7 @@ int pipeline_response(struct pipeline_ctx *ctx, struct http_msg *resp)
 	    .pc = pc,
 	    .t = pipe_thread(),
 	    .pol = {ctx->backend->writable_keys, ctx->backend->nwritable},
-	    .now = (int64_t)time(NULL),
+	    .now = server_wall_s(),
 	};
 	int status = 0;
 	char *value = NULL, *sc = NULL, *spliced = NULL;

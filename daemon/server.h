@@ -74,5 +74,11 @@ void server_conn_gone(struct worker *w);
 
 /* Monotonic milliseconds. */
 int64_t server_now_ms(void);
+/* Wall-clock seconds for signature timestamps, from CLOCK_REALTIME as
+ * Python's time.time() reads it. Not time(): glibc answers that from the
+ * vDSO's last tick, up to a tick behind, so a cookie a Python backend
+ * signed just after a second began looked signed in the future
+ * (SG_EFUTURE) and was refused. */
+int64_t server_wall_s(void);
 
 #endif
