@@ -199,6 +199,27 @@ class SessionTest(harness.SessionTestCase):
         c.cookies.set("session", good, domain="127.0.0.1", path="/")
         self.assertEqual(self.api_session(c), {"u": 1})
 
+    def test_cookie_signed_as_a_second_begins(self):
+        """A cookie signed in the first milliseconds of a second (Python's
+        time.time(), as Flask signs) is not "from the future": sessiongate
+        reads the same clock. glibc's time() lags it by up to a tick, and
+        with it every such cookie was refused (SG_EFUTURE)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.sg.port, timeout=10)
+        try:
+            for i in range(5):
+                with self.subTest(attempt=i):
+                    ts = int(time.time()) + 1
+                    value = flask_sign({"n": i}, SECRET, ts)  # ahead of its second
+                    while time.time() < ts:
+                        pass
+                    conn.request("GET", "/api/echo", headers={"Cookie": "session=" + value})
+                    r = conn.getresponse()
+                    body = json.loads(r.read())
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(body["session"], {"n": i})
+        finally:
+            conn.close()
+
     def test_client_session_headers_never_reach_backends(self):
         c = self.client()
         self.post(c, "/flask/set", json={"who": "me"})
