@@ -89,9 +89,11 @@ config=conf/sessiongate.yaml
 [ -f "$config" ] || die "$config is missing"
 if [ "$listen" != 127.0.0.1:8080 ] || [ "$admin" != 127.0.0.1:9090 ] ||
 	[ "$flask_port" != 5000 ] || [ "$api_port" != 8000 ]; then
-	sed -e "s/127\.0\.0\.1:8080/$listen/g" -e "s/127\.0\.0\.1:9090/$admin/g" \
-		-e "s/127\.0\.0\.1:5000/127.0.0.1:$flask_port/g" \
-		-e "s/127\.0\.0\.1:8000/127.0.0.1:$api_port/g" "$config" >"$tmp/sessiongate.yaml"
+	# \b: each expression sees the line the ones before made, so without it
+	# a port they wrote (127.0.0.1:50001) would match 127.0.0.1:5000 again
+	sed -e "s/127\.0\.0\.1:8080\b/$listen/g" -e "s/127\.0\.0\.1:9090\b/$admin/g" \
+		-e "s/127\.0\.0\.1:5000\b/127.0.0.1:$flask_port/g" \
+		-e "s/127\.0\.0\.1:8000\b/127.0.0.1:$api_port/g" "$config" >"$tmp/sessiongate.yaml"
 	config=$tmp/sessiongate.yaml
 fi
 
