@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server.h"
 #include "cfgload.h"
 #include "cookie.h"
 #include "errors.h"
@@ -122,7 +123,7 @@ static char *value_of(const char *t, size_t n, bool sign, size_t *ret_len)
 {
 	if (sign) {
 		char *c = NULL;
-		if (flask_encode_text(keys, sc, t, n, time(NULL) - 5, &c, ret_len) == 0)
+		if (flask_encode_text(keys, sc, t, n, server_wall_s() - 5, &c, ret_len) == 0)
 			return c;
 	}
 	char *c = malloc(n + 1);
@@ -220,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool valid = false;
 		const char *ch = http_hdr_get(&rm, "cookie", 6, 0, &cvl);
 		if (ch && cookie_find(ch, cvl, "session", 7, &cv, &cvl) == 0)
-			valid = flask_decode(keys, sc, cv, cvl, time(NULL), MAX_AGE, &fs) == 0;
+			valid = flask_decode(keys, sc, cv, cvl, server_wall_s(), MAX_AGE, &fs) == 0;
 		flask_session_free(fs);
 
 		http_strip_hop(&rm);
@@ -272,10 +273,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    c.name_len != 7 || memcmp(c.name, "session", 7) != 0)
 						continue;
 					nset++;
-					if (cookie_is_deletion(&c, time(NULL)))
+					if (cookie_is_deletion(&c, server_wall_s()))
 						continue;
 					flask_session *out = NULL;
-					CHECK(flask_decode(keys, sc, c.value, c.value_len, time(NULL),
+					CHECK(flask_decode(keys, sc, c.value, c.value_len, server_wall_s(),
 							   MAX_AGE, &out) == 0);
 					json *j = NULL;
 					if (flask_session_parse(out, &j) == 0)
@@ -284,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					flask_session_free(out);
 					out = NULL;
 					CHECK(flask_decode(stranger, NULL, c.value, c.value_len,
-							   time(NULL), MAX_AGE, &out) != 0);
+							   server_wall_s(), MAX_AGE, &out) != 0);
 				}
 				CHECK(nset <= 1);
 				if (!changes)

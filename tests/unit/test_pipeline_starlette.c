@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server.h"
 #include "cookie.h"
 #include "errors.h"
 #include "flask.h"
@@ -70,7 +71,7 @@ static void teardown(void)
 /* A Flask cookie value for the stored session text, signed now. */
 static char *flask_cookie(const char *text)
 {
-	return th_flask_sign(sgn, text, time(NULL));
+	return th_flask_sign(sgn, text, server_wall_s());
 }
 
 /* A Starlette cookie value for compact plain JSON, signed at ts. */
@@ -104,7 +105,7 @@ static char *forwarded_st(const struct th_run *r, const char *name, const starle
 	char *out = NULL;
 	if (cookie_find(ch, strlen(ch), name, strlen(name), &v, &n) == 0) {
 		json *j;
-		ck_assert_int_eq(starlette_decode(st, v, n, time(NULL), 60, &j, NULL), 0);
+		ck_assert_int_eq(starlette_decode(st, v, n, server_wall_s(), 60, &j, NULL), 0);
 		size_t len;
 		ck_assert_int_eq(json_dump(j, 0, &out, &len), 0);
 		json_free(j);
@@ -124,7 +125,7 @@ static char *client_cookie(const struct th_run *r)
 	struct set_cookie c;
 	ck_assert_int_eq(cookie_parse_set_cookie(sc, strlen(sc), &c), 0);
 	ck_assert(c.name_len == 7 && memcmp(c.name, "session", 7) == 0);
-	char *out = cookie_is_deletion(&c, time(NULL))
+	char *out = cookie_is_deletion(&c, server_wall_s())
 			? strdup("")
 			: th_flask_json(sgn, c.value, c.value_len, 3600);
 	free(sc);
@@ -195,7 +196,7 @@ START_TEST(test_resign_is_no_change)
 	char resp[1024];
 	uint64_t applied = counter(PC_SET_COOKIE_APPLIED);
 	/* 0.26: the same payload, re-signed later (its clock may be ahead) */
-	char *again = st_cookie(stk, "{\"a\":1,\"t\":[1,2]}", time(NULL) + 30);
+	char *again = st_cookie(stk, "{\"a\":1,\"t\":[1,2]}", server_wall_s() + 30);
 	snprintf(resp, sizeof(resp),
 		 "Set-Cookie: session=%s; path=/; Max-Age=1209600; httponly; samesite=lax\r\n",
 		 again);
@@ -210,7 +211,7 @@ START_TEST(test_resign_is_no_change)
 	free(again);
 
 	/* the same session in another member order: parsed, compared, no change */
-	again = st_cookie(stk, "{\"t\":[1,2],\"a\":1}", time(NULL));
+	again = st_cookie(stk, "{\"t\":[1,2],\"a\":1}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", again);
 	run_req(&r, B_ST, line);
 	th_run_resp(&r, resp);
@@ -226,7 +227,7 @@ START_TEST(test_change_keeps_flask_types)
 {
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
-	char *after = st_cookie(stk, "{\"a\":2,\"t\":[1,2],\"n\":{\" t\":1}}", time(NULL));
+	char *after = st_cookie(stk, "{\"a\":2,\"t\":[1,2],\"n\":{\" t\":1}}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/; httponly\r\n", after);
 	struct th_run r;
 	run_req(&r, B_ST, line);
@@ -240,7 +241,7 @@ START_TEST(test_change_keeps_flask_types)
 	free(after);
 
 	/* a Starlette app's first write, from an empty session */
-	after = st_cookie(stk, "{\"visits\":1}", time(NULL));
+	after = st_cookie(stk, "{\"visits\":1}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	run_req(&r, B_ST, "");
 	th_run_resp(&r, resp);
@@ -273,7 +274,7 @@ START_TEST(test_refused_set_cookies)
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
 	uint64_t bad = counter(PC_REJECT_BAD_COOKIE), unexp = counter(PC_REJECT_UNEXPECTED);
-	char *forged = st_cookie(stwrong, "{\"a\":2}", time(NULL));
+	char *forged = st_cookie(stwrong, "{\"a\":2}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\nSet-Cookie: x=1\r\n",
 		 forged);
 	struct th_run r;
@@ -302,7 +303,7 @@ START_TEST(test_write_policy)
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
 	uint64_t forbidden = counter(PC_REJECT_FORBIDDEN);
-	char *after = st_cookie(stk, "{\"a\":5,\"t\":[1,2],\"api_x\":1}", time(NULL));
+	char *after = st_cookie(stk, "{\"a\":5,\"t\":[1,2],\"api_x\":1}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	struct th_run r;
 	run_req(&r, B_LTD, line);
@@ -319,7 +320,7 @@ START_TEST(test_write_policy)
 	ck_assert_uint_eq(hdr_count(&r.resp, "set-cookie"), 0);
 	ck_assert_uint_eq(counter(PC_REJECT_FORBIDDEN), forbidden + 2);
 	th_run_free(&r);
-	after = st_cookie(stk, "{\"a\":1,\"t\":[1,2],\"api_x\":1}", time(NULL));
+	after = st_cookie(stk, "{\"a\":1,\"t\":[1,2],\"api_x\":1}", server_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	run_req(&r, B_LTD, line);
 	th_run_resp(&r, resp);
@@ -335,7 +336,7 @@ END_TEST
 START_TEST(test_upgrade)
 {
 	uint64_t up = counter(PC_SESSION_UPGRADED);
-	char *old = st_cookie(stk, "{\"legacy\":\"y\",\"p\":{\" t\":[1]}}", time(NULL) - 3600);
+	char *old = st_cookie(stk, "{\"legacy\":\"y\",\"p\":{\" t\":[1]}}", server_wall_s() - 3600);
 	char line[1024];
 	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", old);
 	/* a cookie backend gets the Flask cookie it was upgraded to */
@@ -378,7 +379,7 @@ START_TEST(test_upgrade)
 	} bad[] = {{15 * 24 * 3600, false}, {0, true}};
 	for (size_t i = 0; i < 2; i++) {
 		old = st_cookie(bad[i].wrong ? stwrong : stk, "{\"legacy\":\"y\"}",
-				time(NULL) - bad[i].age);
+				server_wall_s() - bad[i].age);
 		snprintf(line, sizeof(line), "Cookie: session=%s\r\n", old);
 		run_req(&r, B_FLASK, line);
 		ck_assert_str_ne(r.ctx.session_outcome, "starlette_upgraded");
