@@ -112,10 +112,41 @@ void sockread_free(struct sockread *sr)
 	free(sr);
 }
 
+/* A timeout that fired in this loop turn whose callback has not run yet:
+ * libevent's timeout_process has taken the event out of epoll and queued
+ * the callback. event_add then drops the callback and sets the new timer
+ * but skips epoll for an active event, and event_remove_timer leaves the
+ * callback queued. So a pooled backend connection reused in the turn its
+ * idle timeout fired was never read again: its response waited for the
+ * response timeout (504, and the server marked down). */
+static bool fired_unrun(const struct sockread *sr)
+{
+	return (event_pending(sr->ev, EV_READ | EV_TIMEOUT, NULL) & (EV_READ | EV_TIMEOUT)) ==
+	       EV_TIMEOUT;
+}
+
+/* Reading on with the current timeout, afresh from the fired state above. */
+static void sockread_arm(struct sockread *sr)
+{
+	if (evutil_timerisset(&sr->timeout)) {
+		if (fired_unrun(sr))
+			event_del(sr->ev);
+		event_add(sr->ev, &sr->timeout);
+		return;
+	}
+	/* none (the daemon's timeouts are all >= 1 ms): event_add(NULL) keeps
+	 * an earlier interval, which a persistent event re-arms after each
+	 * read, so the event starts over */
+	event_del(sr->ev);
+	event_assign(sr->ev, event_get_base(sr->ev), event_get_fd(sr->ev), EV_READ | EV_PERSIST,
+		     sockread_cb, sr);
+	event_add(sr->ev, NULL);
+}
+
 void sockread_enable(struct sockread *sr)
 {
 	sr->enabled = true;
-	event_add(sr->ev, evutil_timerisset(&sr->timeout) ? &sr->timeout : NULL);
+	sockread_arm(sr);
 }
 
 void sockread_disable(struct sockread *sr)
@@ -152,8 +183,5 @@ void sockread_set_timeout(struct sockread *sr, const struct timeval *tv)
 	if (!sr->enabled)
 		return;
 	/* as bufferevent_set_timeouts: a pending read restarts with the new one */
-	if (evutil_timerisset(&sr->timeout))
-		event_add(sr->ev, &sr->timeout);
-	else
-		event_remove_timer(sr->ev);
+	sockread_arm(sr);
 }
