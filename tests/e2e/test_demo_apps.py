@@ -262,8 +262,10 @@ class DemoScript(unittest.TestCase):
         self.addCleanup(reap)
 
         def output():
-            out.seek(0)
-            return out.read().decode(errors="replace")
+            # pread: the child writes through this same open file, so moving
+            # its offset (seek) would make the child overwrite its own start
+            fd = out.fileno()
+            return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
         deadline = time.monotonic() + 60
         while proc.poll() is None and "open http://" not in output():

@@ -222,8 +222,9 @@ class DaemonNotify(unittest.TestCase):
             self.proc.wait()
 
     def daemon_log(self):
-        self.log.seek(0)
-        return self.log.read()
+        # its own open file: seeking the daemon's would move its writes
+        with open(self.log.name) as f:
+            return f.read()
 
     def recv(self):
         """The next datagram other than STATUS= (free text, may come at any time)."""
