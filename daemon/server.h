@@ -48,6 +48,10 @@ struct conn;
 struct upstream_set;
 TAILQ_HEAD(conn_list, conn);
 
+/* Closed connections a worker keeps, with their bufferevent, reader and
+ * timer, for the next accepts. */
+#define SERVER_CONN_SPARE 64
+
 /* One thread: its own event_base, listeners (SO_REUSEPORT), connections and
  * upstream pools. Only its own thread touches it, except the atomics. */
 struct worker {
@@ -66,6 +70,8 @@ struct worker {
 	bool draining;
 	struct conn_list conns;
 	unsigned nconns;
+	struct conn *spare[SERVER_CONN_SPARE]; /* closed, kept for accepts (conn.c) */
+	unsigned nspare;
 	unsigned long long accepted;
 };
 

@@ -104,6 +104,14 @@ struct sockread *sockread_new(struct event_base *base, struct bufferevent *bev)
 	return sr;
 }
 
+void sockread_setfd(struct sockread *sr, evutil_socket_t fd)
+{
+	event_del(sr->ev);
+	event_assign(sr->ev, event_get_base(sr->ev), fd, EV_READ | EV_PERSIST, sockread_cb, sr);
+	sr->enabled = false;
+	evutil_timerclear(&sr->timeout);
+}
+
 void sockread_free(struct sockread *sr)
 {
 	if (!sr)

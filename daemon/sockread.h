@@ -18,6 +18,9 @@
  * once connected: a read would eat the error libevent's connect check
  * reads). Starts disabled, without a timeout. */
 struct sockread *sockread_new(struct event_base *base, struct bufferevent *bev);
+/* After bufferevent_setfd(bev, fd): reads fd (-1: none) from now on,
+ * disabled, without a timeout, as if new. */
+void sockread_setfd(struct sockread *sr, evutil_socket_t fd);
 /* Before bufferevent_free(bev): the event goes while the fd is open. NULL ok. */
 void sockread_free(struct sockread *sr);
 /* Like bufferevent_enable(bev, EV_READ): also restarts the timeout. */

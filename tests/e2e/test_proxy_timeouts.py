@@ -3,8 +3,12 @@ sessiongate reads its sockets itself (daemon/sockread.c): an idle keep-alive
 client and an idle pooled backend connection are closed, a stalled request
 body gets 408, a quiet client waiting for a slow response is not cut off.
 And the close after a last response: at once when the client said it sends
-nothing more, after lingering when it may still be sending (as nginx)."""
+nothing more, after lingering when it may still be sending (as nginx).
+And what a closed connection leaves for the next one: nothing."""
+import json
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -93,6 +97,48 @@ class ReadTimeoutTest(harness.TestCase):
             time.sleep(0.2)
             self.assertEqual(self.client_conns(), 1)
         self.assertTrue(self.client_conns_within(0, 2.0))  # our close ends it
+
+    # A closed connection's structures serve the next accept (conn_recycle):
+    # nothing of one client may reach the next, in either direction.
+
+    def test_unread_request_bytes_do_not_reach_the_next_client(self):
+        for i in range(3):
+            self.be.clear()
+            with harness.raw_connect(self.sg.port) as a:
+                # a request to answer, then the start of one never finished
+                a.sendall(b"GET /echo?a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                          b"GET /leftover-of-a HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n")
+                resp = harness.recv_all(a, timeout=10)
+                self.assertTrue(resp.startswith(b"HTTP/1.1 200 "), resp[:200])
+            self.assertTrue(self.client_conns_within(0, 5))
+            with harness.raw_connect(self.sg.port) as b:
+                b.sendall(b"GET /echo?b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                resp = harness.recv_all(b, timeout=10)
+            head, _, body = resp.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), resp[:200])
+            self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp[:500])
+            self.assertEqual(json.loads(body)["path"], "/echo?b")
+            self.assertEqual([r["target"] for r in self.be.received()], ["/echo?a", "/echo?b"])
+
+    def test_unsent_response_bytes_do_not_reach_the_next_client(self):
+        for i in range(3):
+            a = harness.raw_connect(self.sg.port)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            a.sendall(b"GET /download?n=20000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+            a.settimeout(10)
+            self.assertTrue(a.recv(100).startswith(b"HTTP/1.1 200 "))
+            time.sleep(0.2)  # sessiongate now holds response bytes it cannot send
+            # a reset: what sessiongate still buffers for a can never go out
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            a.close()
+            self.assertTrue(self.client_conns_within(0, 5))
+            with harness.raw_connect(self.sg.port) as b:
+                b.sendall(b"GET /echo?b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                resp = harness.recv_all(b, timeout=10)
+            head, _, body = resp.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), resp[:200])
+            self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp[:500])
+            self.assertEqual(json.loads(body)["path"], "/echo?b")
 
     def test_quiet_client_gets_slow_response(self):
         # the client sends nothing for 2 idle timeouts while the backend works
