@@ -102,6 +102,8 @@ struct conn {
 	bool tunnel_eof;
 	bool peer_eof;    /* client half-closed after a complete request */
 	bool no_linger;   /* closing: nothing more can come from the client */
+	bool wrote;       /* something was written to the client */
+	bool nodelay;     /* TCP_NODELAY is set (conn_flush) */
 	int peer_family;
 	unsigned char peer_addr[16];
 	char peer[INET6_ADDRSTRLEN];
@@ -163,6 +165,33 @@ static void bev_written(struct bufferevent *bev)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
 	    (bufferevent_get_enabled(bev) & EV_WRITE))
 		bufferevent_disable(bev, EV_WRITE);
+}
+
+static void conn_nodelay(struct conn *c)
+{
+	if (c->nodelay)
+		return;
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->nodelay = true;
+}
+
+/* Writes what is queued for the client. TCP_NODELAY comes with the
+ * connection's second write, as nginx sets it only for keep-alive: Linux's
+ * Nagle (Minshall's variant) holds back only a short segment sent while an
+ * earlier short one is unacknowledged, so a first write goes out whole, and
+ * a connection answered in one write (Connection: close) needs no
+ * setsockopt. */
+static void conn_flush(struct conn *c)
+{
+	if (!c->nodelay && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		if (c->wrote)
+			conn_nodelay(c);
+		c->wrote = true;
+	}
+	bev_flush(c->bev);
 }
 
 /* bufferevent_set_timeouts for a socket read by sockread: the read half
@@ -368,7 +397,7 @@ static void conn_finish_close(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	struct timeval tv = ms_tv(conn_cfg(c)->idle_timeout_ms);
 	set_timeouts(c->bev, c->rd, &tv);
-	bev_flush(c->bev); /* a remainder arms EV_WRITE: closing_write_cb follows */
+	conn_flush(c); /* a remainder arms EV_WRITE: closing_write_cb follows */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		closing_write_cb(c->bev, c);
 }
@@ -441,7 +470,7 @@ static void conn_reply(struct conn *c, int status, const char *why, bool keep)
 	}
 	req_free(c, r);
 	c->req = NULL;
-	bev_flush(c->bev); /* after the accounting, as in conn_response_done */
+	conn_flush(c); /* after the accounting, as in conn_response_done */
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
 		sockread_on(c->rd);
@@ -462,7 +491,7 @@ static void conn_response_done(struct conn *c)
 	}
 	req_free(c, r);
 	c->req = NULL;
-	bev_flush(c->bev);
+	conn_flush(c);
 	c->state = CS_IDLE;
 	if (!c->peer_eof)
 		sockread_on(c->rd);
@@ -494,7 +523,7 @@ static void conn_pump_response(struct conn *c)
 			break;
 		/* output full: go on while the socket takes it all (what stays
 		 * in the input would otherwise wait for another read event) */
-		bev_flush(c->bev);
+		conn_flush(c);
 		if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 			break;
 	}
@@ -516,7 +545,7 @@ static void conn_pump_response(struct conn *c)
 		conn_response_done(c);
 		return;
 	}
-	bev_flush(c->bev);
+	conn_flush(c);
 	if (evbuffer_get_length(out) >= CONN_OUT_HIGH)
 		sockread_disable(r->up->rd); /* resumed by conn_write_cb */
 	else if (!r->up_eof)
@@ -716,7 +745,7 @@ static void conn_interim(struct conn *c)
 	enum http_frame frame;
 	if (http_write_response(rm, r->m.minor, true, false, bufferevent_get_output(c->bev),
 				&frame) == 0)
-		bev_flush(c->bev);
+		conn_flush(c);
 }
 
 static void up_read_cb(struct bufferevent *bev, void *arg)
@@ -980,7 +1009,7 @@ static void conn_route(struct conn *c)
 		if (m->expect_continue) {
 			evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n",
 				     25);
-			bev_flush(c->bev);
+			conn_flush(c);
 		}
 	}
 	conn_connect(c);
@@ -1156,6 +1185,7 @@ static void tunnel_start(struct conn *c)
 	/* bytes already read on either side belong to the new protocol */
 	evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(r->up->bev));
 	evbuffer_add_buffer(bufferevent_get_output(r->up->bev), bufferevent_get_input(c->bev));
+	conn_nodelay(c); /* small messages both ways from here on */
 	bufferevent_enable(c->bev, EV_WRITE);
 	bufferevent_enable(r->up->bev, EV_WRITE);
 	sockread_enable(c->rd);
@@ -1218,8 +1248,6 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 		conn_close(c);
 		return;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	const struct sg_config *cfg = w->conf->cfg;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	struct timeval idle = ms_tv(cfg->idle_timeout_ms);

@@ -410,6 +410,49 @@ def raw_connect(port, timeout=10):
     return s
 
 
+def server_socket_option(pid, client, level, option):
+    """getsockopt on the daemon's end of the client socket `client`: the
+    daemon's fd for that TCP connection, found through /proc/net/tcp and
+    /proc/PID/fd, is copied into this process with pidfd_getfd (Linux 5.6;
+    the daemon is our child, so ptrace rules allow it). Closing the copy
+    leaves the daemon's socket alone."""
+    import ctypes
+    lport = client.getpeername()[1]
+    rport = client.getsockname()[1]
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16) == lport
+                    and int(fields[2].split(":")[1], 16) == rport):
+                inode = fields[9]
+    if inode is None:
+        raise RuntimeError(f"no TCP connection {lport} <- {rport} in /proc/net/tcp")
+    target = None
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                target = int(fd)
+        except OSError:
+            pass
+    if target is None:
+        raise RuntimeError(f"process {pid} holds no socket with inode {inode}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = libc.syscall(438, pidfd, target, 0)  # SYS_pidfd_getfd
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    s = socket.socket(fileno=fd)
+    try:
+        return s.getsockopt(level, option)
+    finally:
+        s.detach()
+        os.close(fd)
+
+
 def recv_all(sock, timeout=10):
     """Everything until the peer closes (or timeout)."""
     sock.settimeout(timeout)

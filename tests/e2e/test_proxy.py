@@ -118,6 +118,28 @@ class ProxyTest(harness.TestCase):
             self.assertEqual(j["path"], f"/echo?i={i}")
         c.close()
 
+    def test_nodelay_from_the_second_write(self):
+        # as nginx: a connection answered in one write needs no setsockopt;
+        # once more follows, Nagle must not hold a short write back
+        def nodelay(sock):
+            return harness.server_socket_option(self.sg.pid, sock, socket.IPPROTO_TCP,
+                                                socket.TCP_NODELAY)
+        with raw_connect(self.sg.port) as s:
+            f = s.makefile("rb")
+            s.sendall(b"GET /api/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+            self.assertEqual(read_response(f).status, 200)
+            self.assertEqual(nodelay(s), 0)
+            s.sendall(b"GET /api/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+            self.assertEqual(read_response(f).status, 200)
+            self.assertEqual(nodelay(s), 1)
+        # a response streamed in pieces: its second write sets it
+        with raw_connect(self.sg.port) as s:
+            s.sendall(b"GET /api/download?n=3000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+            s.settimeout(10)
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 200 "))
+            time.sleep(0.2)  # the rest waits in sessiongate: more writes follow
+            self.assertEqual(nodelay(s), 1)
+
     def test_pipelining_in_order(self):
         reqs = b"".join(b"GET /api/echo?n=%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(10))
         with raw_connect(self.sg.port) as s:

@@ -5,6 +5,7 @@ The tunnel's idle timeout counts traffic both ways, like HAProxy's
 `timeout tunnel`: a server pushing to a silent client keeps it open."""
 import asyncio
 import os
+import socket
 import sys
 import unittest
 
@@ -42,6 +43,17 @@ class WebSocketTest(harness.TestCase):
         big = os.urandom(8 * 1024 * 1024)
         text = "x" * (3 * 1024 * 1024)
         self.assertEqual(self.run_client([big, text, big[:70000]]), [big, text, big[:70000]])
+
+    def test_tunnel_is_nodelay(self):
+        # small messages both ways: Nagle must not hold one back behind another
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.sg.port}/ws/echo") as ws:
+                await ws.send("hi")
+                self.assertEqual(await ws.recv(), "hi")
+                sock = ws.transport.get_extra_info("socket")
+                return harness.server_socket_option(self.sg.pid, sock, socket.IPPROTO_TCP,
+                                                    socket.TCP_NODELAY)
+        self.assertEqual(asyncio.run(go()), 1)
 
     def test_upgrade_refused_by_plain_backend(self):
         # a backend that does not switch protocols answers normally; the
