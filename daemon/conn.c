@@ -287,7 +287,7 @@ static void req_free(struct conn *c, struct req *r)
 
 static void conn_free(struct conn *c)
 {
-	sockread_free(c->rd); /* while the fd is open */
+	sockread_free(c->rd); /* while the fd is open (a spare's: closed, not reused) */
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->timer)
@@ -308,18 +308,18 @@ static bool conn_recycle(struct conn *c)
 	if (w->nspare == SERVER_CONN_SPARE || w->draining || !c->bev || !c->rd || !c->timer)
 		return false;
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
-	sockread_setfd(c->rd, -1); /* its event goes while the fd is open */
+	/* every event off while the fd is open; the spare keeps the stale fd
+	 * number until conn_new sets the next one (conn_close_all drops it
+	 * before freeing, or bufferevent_free would close it) */
+	sockread_disable(c->rd);
 	evtimer_del(c->timer);
-	/* setfd(fd) later re-enables what is still enabled */
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_setfd(c->bev, -1); /* also unfreezes both buffers */
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE); /* setfd re-enables the rest */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_unfreeze(in, 0);
+	evbuffer_unfreeze(out, 1);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_drain(out, evbuffer_get_length(out));
-	/* as bufferevent_socket_new leaves them (sockread, bev_flush) */
-	evbuffer_freeze(in, 0);
-	evbuffer_freeze(out, 1);
 	if (fd >= 0)
 		evutil_closesocket(fd);
 	w->spare[w->nspare++] = c;
@@ -1205,8 +1205,11 @@ static struct conn *conn_new(struct worker *w, evutil_socket_t fd)
 		struct sockread *rd = c->rd;
 		struct event *timer = c->timer; /* its argument is c still */
 		*c = (struct conn){.w = w, .bev = bev, .rd = rd, .timer = timer};
-		bufferevent_setfd(bev, fd);
+		bufferevent_setfd(bev, fd); /* unfreezes both buffers */
 		sockread_setfd(rd, fd);
+		/* as bufferevent_socket_new leaves them (sockread, bev_flush) */
+		evbuffer_freeze(bufferevent_get_input(bev), 0);
+		evbuffer_freeze(bufferevent_get_output(bev), 1);
 	} else {
 		c = calloc(1, sizeof(*c));
 		if (!c)
@@ -1279,6 +1282,7 @@ void conn_close_all(struct worker *w)
 	while (w->nspare > 0) {
 		c = w->spare[--w->nspare];
 		ASAN_UNPOISON_MEMORY_REGION(c, sizeof(*c));
+		bufferevent_setfd(c->bev, -1); /* its fd number was closed */
 		conn_free(c);
 	}
 }
