@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 import p99_pool  # tests/bench/p99_pool.py: pairs a p99 section's rounds
 
@@ -212,11 +211,11 @@ def write(path, text):
     return path
 
 
-def nginx_common(tmp, name, workers):
+def nginx_common(tmp, name, workers, master=True):
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
     return d, f"""daemon off;
-master_process on;
+master_process {'on' if master else 'off'};
 worker_processes {workers};
 worker_rlimit_nofile {NOFILE};
 pid {d}/nginx.pid;
@@ -230,13 +229,14 @@ def nginx_temp_paths(d):
                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
 
 
-def start_nginx(tmp, name, workers, server_block):
-    d, head = nginx_common(tmp, name, workers)
+def start_nginx(tmp, name, workers, server_block, wrap=()):
+    """wrap (e.g. valgrind): one process, no master, so the wrapper sees the worker."""
+    d, head = nginx_common(tmp, name, workers, master=not wrap)
     conf = write(os.path.join(d, "nginx.conf"), head + "http {\n  access_log off;\n"
                  "  keepalive_requests 100000000;\n  keepalive_timeout 300s;\n"
                  "  large_client_header_buffers 4 64k;\n"
                  + nginx_temp_paths(d) + server_block + "}\n")
-    return Proc(name, ["nginx", "-p", d, "-e", f"{d}/error.log", "-c", conf], tmp)
+    return Proc(name, list(wrap) + ["nginx", "-p", d, "-e", f"{d}/error.log", "-c", conf], tmp)
 
 
 def backend_block(port):
@@ -733,8 +733,8 @@ class Bench:
                                 secs=self.a.scale_secs, warmup=warmup)
         s = summarize(alternate(rows, rounds, onep))
         base_sg = s[("sg", 0)]["cpu_us"]
-        print(f"### scaling with the number of X-Session-Patch headers in each response "
-              f"(distinct keys; Flask-Login cookie), same setup")
+        print("### scaling with the number of X-Session-Patch headers in each response "
+              "(distinct keys; Flask-Login cookie), same setup")
         print(f"| {'patch headers':24} | {'sg req/s':>8} | {'nginx req/s':>11} | {'x nginx':>7} | "
               f"{'sg CPU us/req':>13} | {'nginx CPU us/req':>16} | {'sg extra us/req':>15} |")
         print(f"|{'-' * 26}|{'-' * 10}|{'-' * 13}|{'-' * 9}|{'-' * 15}|{'-' * 18}|{'-' * 17}|")
@@ -841,62 +841,72 @@ class Profile:
     def instructions(self, n=300):
         """User-space instructions per request (callgrind), immune to the
         machine's noise: the same daemon under valgrind, counters zeroed
-        and dumped around n keep-alive requests of each kind."""
-        import http.client
+        and dumped around n requests of each kind."""
         b = self.b
         if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
             print("(valgrind missing: no instruction counts)")
             return
         port = free_port()
-        out = os.path.join(b.tmp, "callgrind.out")
-        vg = start_sessiongate(b.tmp, "sessiongate-callgrind", b.a.sessiongate, port,
-                               b.be_port, 1,
-                               wrap=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
-        wait_port(port, vg, timeout=60)
+        vg, out_dir = self.callgrind_proc(
+            "sessiongate", lambda wrap: start_sessiongate(b.tmp, "sessiongate-callgrind",
+                                                          b.a.sessiongate, port, b.be_port, 1,
+                                                          wrap=wrap), port)
         variants = [("no cookie", "/", None), (f"Flask-Login {len(b.cookie)} B", "/", b.cookie)]
         variants += [(label, "/", c) for label, c in sized_cookies(b.ser)]
         variants += [(f"Flask-Login, {k} patch header(s)", f"/p{k}", b.cookie)
                      for k in PATCH_COUNTS if k]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-        def requests(path, cookie, count):
-            for _ in range(count):
-                conn.request("GET", path, headers={"Cookie": f"session={cookie}"} if cookie else {})
-                conn.getresponse().read()
-        ctl = lambda cmd: subprocess.run(["callgrind_control", cmd, str(vg.pid)], timeout=60,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sock = raw_connect(port)
         print(f"### user-space instructions per request in sessiongate (callgrind, {n} keep-alive "
               f"requests per row, one connection; no timing noise)")
         print(f"| {'request':36} | {'instructions/req':>16} | {'x no cookie':>11} |")
         print(f"|{'-' * 38}|{'-' * 18}|{'-' * 13}|")
         base = None
-        for i, (label, path, cookie) in enumerate(variants):
-            requests(path, cookie, 20)  # warm
-            ctl("-z")
-            requests(path, cookie, n)
-            dumps = set(os.listdir(b.tmp))
-            # the dump happens when the worker next runs: one more request wakes it
-            d = subprocess.Popen(["callgrind_control", "-d", str(vg.pid)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.3)
-            requests(path, cookie, 1)
-            d.wait(timeout=60)
-            new = sorted(set(os.listdir(b.tmp)) - dumps)
-            ir = None
-            for f in new:
-                with open(os.path.join(b.tmp, f), errors="replace") as fh:
-                    for line in fh:
-                        if line.startswith("summary:") or line.startswith("totals:"):
-                            ir = int(line.split()[1])
-                            break
-                os.unlink(os.path.join(b.tmp, f))
-            per = ir / (n + 1) if ir else None
+        for label, path, cookie in variants:
+            per = callgrind_per_call(vg.pid, out_dir, lambda: raw_get(port, path, cookie, sock), n)
             base = base or per
             print(f"| {label:36} | {fmt_num(per, '16.0f'):>16} | {fmt_ratio(per, base):>11} |")
-        conn.close()
-        vg.stop()
-        CHILDREN.remove(vg)
+        sock.close()
         print()
+        # the same against nginx: kept alive, and a new connection per request
+        ng_port = free_port()
+        ng, ng_dir = self.callgrind_proc(
+            "nginx", lambda wrap: start_nginx(b.tmp, "nginx-callgrind", 1,
+                                              nginx_proxy_block(ng_port, b.be_port), wrap=wrap),
+            ng_port)
+        print(f"### user-space instructions per request against nginx (callgrind, {n} requests "
+              f"per cell, header mode, Flask-Login cookie)")
+        print(f"| {'connection':40} | {'sessiongate':>11} | {'nginx':>7} | {'x nginx':>7} |")
+        print(f"|{'-' * 42}|{'-' * 13}|{'-' * 9}|{'-' * 9}|")
+        cells = {}
+        for close in (False, True):
+            row = []
+            for proc, d, p in ((vg, out_dir, port), (ng, ng_dir, ng_port)):
+                s = None if close else raw_connect(p)
+                row.append(callgrind_per_call(proc.pid, d,
+                                              lambda: raw_get(p, "/", b.cookie, s, close=close), n))
+                if s:
+                    s.close()
+            cells[close] = row
+            label = "new connection each (Connection: close)" if close else "kept alive"
+            print(f"| {label:40} | {fmt_num(row[0], '11.0f'):>11} | {fmt_num(row[1], '7.0f'):>7} | "
+                  f"{fmt_ratio(row[0], row[1]):>7} |")
+        if all(cells[False]) and all(cells[True]):
+            extra = [cells[True][i] - cells[False][i] for i in (0, 1)]
+            print(f"| {'the new connection alone':40} | {extra[0]:11.0f} | {extra[1]:7.0f} | "
+                  f"{fmt_ratio(extra[0], extra[1]):>7} |")
+        for proc in (vg, ng):
+            proc.stop()
+            CHILDREN.remove(proc)
+        print()
+
+    def callgrind_proc(self, name, start, port):
+        """start(wrap) under callgrind, dumping into a directory of its own."""
+        out_dir = os.path.join(self.b.tmp, f"callgrind-{name}")
+        os.makedirs(out_dir, exist_ok=True)
+        proc = start(["valgrind", "--tool=callgrind",
+                      f"--callgrind-out-file={os.path.join(out_dir, 'callgrind.out')}"])
+        wait_port(port, proc, timeout=60)
+        return proc, out_dir
 
     def run(self):
         b = self.b
@@ -969,6 +979,62 @@ class Profile:
                          if l.strip() and not l.startswith("#")][:top]
                 print("\n".join("    " + re.sub(r"\s+-\s+-\s*$", "", l).strip() for l in lines))
                 print()
+
+
+def raw_connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def raw_get(port, path, cookie, sock=None, close=False):
+    """One GET and its whole response, on sock (kept alive) or, with close,
+    on a new connection that the proxy closes after it."""
+    s = sock or raw_connect(port)
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               + (f"Cookie: session={cookie}\r\n" if cookie else "")
+               + ("Connection: close\r\n" if close else "") + "\r\n").encode())
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+        head, sep, body = buf.partition(b"\r\n\r\n")
+        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        if not close and sep and m and len(body) >= int(m.group(1)):
+            break
+    if close:
+        s.close()
+    if not buf.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected answer: {buf[:200]!r}")
+
+
+def callgrind_per_call(pid, out_dir, call, n):
+    """User-space instructions per call() in the callgrind-run process pid:
+    counters zeroed, n calls, then a dump, which callgrind takes when the
+    process next runs: one more call wakes it (so n + 1 are counted)."""
+    for _ in range(20):
+        call()  # warm
+    subprocess.run(["callgrind_control", "-z", str(pid)], timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(n):
+        call()
+    dumps = set(os.listdir(out_dir))
+    d = subprocess.Popen(["callgrind_control", "-d", str(pid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    call()
+    d.wait(timeout=60)
+    ir = None
+    for f in sorted(set(os.listdir(out_dir)) - dumps):
+        with open(os.path.join(out_dir, f), errors="replace") as fh:
+            for line in fh:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    ir = (ir or 0) + int(line.split()[1])
+                    break
+        os.unlink(os.path.join(out_dir, f))
+    return ir / (n + 1) if ir else None
 
 
 def open_idle(port, n, cookie):
