@@ -994,6 +994,16 @@ def raw_get(port, path, cookie, sock=None, close=False):
     s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                + (f"Cookie: session={cookie}\r\n" if cookie else "")
                + ("Connection: close\r\n" if close else "") + "\r\n").encode())
+    head = recv_response(s, until_close=close)
+    if close:
+        s.close()
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected answer: {head[:200]!r}")
+
+
+def recv_response(s, until_close=False):
+    """Reads one response (its Content-Length, or until the peer closes);
+    returns its head."""
     buf = b""
     while True:
         d = s.recv(65536)
@@ -1002,12 +1012,9 @@ def raw_get(port, path, cookie, sock=None, close=False):
         buf += d
         head, sep, body = buf.partition(b"\r\n\r\n")
         m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        if not close and sep and m and len(body) >= int(m.group(1)):
+        if not until_close and sep and len(body) >= (int(m.group(1)) if m else 0):
             break
-    if close:
-        s.close()
-    if not buf.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"unexpected answer: {buf[:200]!r}")
+    return buf.partition(b"\r\n\r\n")[0]
 
 
 def callgrind_per_call(pid, out_dir, call, n):
@@ -1053,22 +1060,8 @@ def open_idle(port, n, cookie):
             s.sendall(req)
             group.append(s)
         for s in group:
-            buf = b""
             try:
-                while b"\r\n\r\n" not in buf:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    buf += d
-                head, _, body = buf.partition(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-                need = int(m.group(1)) if m else 0
-                while len(body) < need:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    body += d
-                if head.startswith(b"HTTP/1.1 200"):
+                if recv_response(s).startswith(b"HTTP/1.1 200"):
                     ok += 1
             except OSError:
                 pass

@@ -101,6 +101,18 @@ class ReadTimeoutTest(harness.TestCase):
     # A closed connection's structures serve the next accept (conn_recycle):
     # nothing of one client may reach the next, in either direction.
 
+    def assert_next_client_gets_its_own_answer(self):
+        """Once the last connection closed: a new client's request is
+        answered with its own response, whole and alone."""
+        self.assertTrue(self.client_conns_within(0, 5))
+        with harness.raw_connect(self.sg.port) as b:
+            b.sendall(b"GET /echo?b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+            resp = harness.recv_all(b, timeout=10)
+        head, _, body = resp.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), resp[:200])
+        self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp[:500])
+        self.assertEqual(json.loads(body)["path"], "/echo?b")
+
     def test_unread_request_bytes_do_not_reach_the_next_client(self):
         for i in range(3):
             self.be.clear()
@@ -110,14 +122,7 @@ class ReadTimeoutTest(harness.TestCase):
                           b"GET /leftover-of-a HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n")
                 resp = harness.recv_all(a, timeout=10)
                 self.assertTrue(resp.startswith(b"HTTP/1.1 200 "), resp[:200])
-            self.assertTrue(self.client_conns_within(0, 5))
-            with harness.raw_connect(self.sg.port) as b:
-                b.sendall(b"GET /echo?b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-                resp = harness.recv_all(b, timeout=10)
-            head, _, body = resp.partition(b"\r\n\r\n")
-            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), resp[:200])
-            self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp[:500])
-            self.assertEqual(json.loads(body)["path"], "/echo?b")
+            self.assert_next_client_gets_its_own_answer()
             self.assertEqual([r["target"] for r in self.be.received()], ["/echo?a", "/echo?b"])
 
     def test_unsent_response_bytes_do_not_reach_the_next_client(self):
@@ -131,14 +136,7 @@ class ReadTimeoutTest(harness.TestCase):
             # a reset: what sessiongate still buffers for a can never go out
             a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             a.close()
-            self.assertTrue(self.client_conns_within(0, 5))
-            with harness.raw_connect(self.sg.port) as b:
-                b.sendall(b"GET /echo?b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-                resp = harness.recv_all(b, timeout=10)
-            head, _, body = resp.partition(b"\r\n\r\n")
-            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), resp[:200])
-            self.assertEqual(resp.count(b"HTTP/1.1 "), 1, resp[:500])
-            self.assertEqual(json.loads(body)["path"], "/echo?b")
+            self.assert_next_client_gets_its_own_answer()
 
     def test_quiet_client_gets_slow_response(self):
         # the client sends nothing for 2 idle timeouts while the backend works
