@@ -313,7 +313,9 @@ static bool conn_recycle(struct conn *c)
 	 * before freeing, or bufferevent_free would close it) */
 	sockread_disable(c->rd);
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE); /* setfd re-enables the rest */
+	/* setfd re-enables what is left enabled (EV_READ never is: sockread) */
+	if (bufferevent_get_enabled(c->bev) & EV_WRITE)
+		bufferevent_disable(c->bev, EV_WRITE);
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_unfreeze(in, 0);
@@ -1256,7 +1258,9 @@ void conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa
 	struct timeval idle = ms_tv(cfg->idle_timeout_ms);
 	set_timeouts(c->bev, c->rd, &idle);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_HIGH / 4, 0);
-	bufferevent_disable(c->bev, EV_WRITE); /* armed only for a remainder (bev_flush) */
+	/* armed only for a remainder (bev_flush); a new bufferevent starts with it */
+	if (bufferevent_get_enabled(c->bev) & EV_WRITE)
+		bufferevent_disable(c->bev, EV_WRITE);
 	/* a new connection must deliver its first head within header_timeout */
 	struct timeval tv = ms_tv(cfg->header_timeout_ms);
 	evtimer_add(c->timer, &tv);
