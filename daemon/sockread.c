@@ -104,10 +104,16 @@ struct sockread *sockread_new(struct event_base *base, struct bufferevent *bev)
 	return sr;
 }
 
-void sockread_setfd(struct sockread *sr, evutil_socket_t fd)
+/* The event afresh on fd, not added: no timer, no earlier interval. */
+static void sockread_assign(struct sockread *sr, evutil_socket_t fd)
 {
 	event_del(sr->ev);
 	event_assign(sr->ev, event_get_base(sr->ev), fd, EV_READ | EV_PERSIST, sockread_cb, sr);
+}
+
+void sockread_setfd(struct sockread *sr, evutil_socket_t fd)
+{
+	sockread_assign(sr, fd);
 	sr->enabled = false;
 	evutil_timerclear(&sr->timeout);
 }
@@ -145,9 +151,7 @@ static void sockread_arm(struct sockread *sr)
 	/* none (the daemon's timeouts are all >= 1 ms): event_add(NULL) keeps
 	 * an earlier interval, which a persistent event re-arms after each
 	 * read, so the event starts over */
-	event_del(sr->ev);
-	event_assign(sr->ev, event_get_base(sr->ev), event_get_fd(sr->ev), EV_READ | EV_PERSIST,
-		     sockread_cb, sr);
+	sockread_assign(sr, event_get_fd(sr->ev));
 	event_add(sr->ev, NULL);
 }
 
