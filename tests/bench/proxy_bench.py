@@ -529,37 +529,49 @@ class Bench:
             ("nginx", "/patch", "nginx, /patch (reference)"),
             ("sg", "/patch", "sessiongate, re-sign (/patch)")]
 
-    def main_modes(self):
+    def main_modes(self, close_only=False):
+        """The main tables; close_only (--only close): the Connection: close
+        one alone, over close_rounds rounds, to pool its paired ratios."""
         wide = os.cpu_count() or 2
-        modes = [("one worker, keep-alive", 1, 1, 64, False),
-                 (f"all workers ({wide}), keep-alive", wide, min(wide, 4), 128, False),
-                 ("one worker, new connection per request (Connection: close)", 1, 1, 64, True)]
+        modes = [("main1", "one worker, keep-alive", 1, 1, 64, False),
+                 ("mainall", f"all workers ({wide}), keep-alive", wide, min(wide, 4), 128, False),
+                 ("close", "one worker, new connection per request (Connection: close)",
+                  1, 1, 64, True)]
+        rounds = self.a.close_rounds if close_only else self.a.rounds
+        rows = self.ROWS
+        if close_only:
+            modes = modes[2:]
+            # nginx again, as a row of its own (the trailing space is
+            # stripped for wrk): how far noise alone moves the ratio
+            rows = rows + [("nginx", "/ ", "nginx again (A/A: the noise)")]
         results = {}
-        for title, workers, threads, conns, close in modes:
+        for section, title, workers, threads, conns, close in modes:
             self.start_proxies(workers)
             if workers == 1 and not close:
                 self.sanity()
-            keys = [(k, path) for k, path, _ in self.ROWS]
+            keys = [(k, path) for k, path, _ in rows]
 
             def one(key, warmup=False):
                 proc, port = self.procs[key[0]]
-                return self.run.wrk(port, key[1], self.cookie, threads, conns, close,
+                return self.run.wrk(port, key[1].strip(), self.cookie, threads, conns, close,
                                     proc.pids() if proc else (), warmup=warmup)
-            s = summarize(alternate(keys, self.a.rounds, one))
+            res = alternate(keys, rounds, one)
+            self.round_records(section, rows, res, 6, offered=False)
+            s = summarize(res)
             results[title] = s
-            self.print_main(title, threads, conns, s)
+            self.print_main(title, threads, conns, s, rounds, rows)
             if workers == 1 and not close:
                 self.nginx1 = s[("nginx", "/")]["rps"]
                 self.memory()  # the one-worker proxies, warmed up by this mode
         return results
 
-    def print_main(self, title, threads, conns, s):
-        print(f"### {title}: wrk -t{threads} -c{conns}, {self.a.rounds} rounds x "
+    def print_main(self, title, threads, conns, s, rounds, rows):
+        print(f"### {title}: wrk -t{threads} -c{conns}, {rounds} rounds x "
               f"{self.a.secs}s, medians")
         print(f"| {'configuration':32} | {'req/s':>8} | {'x nginx':>7} | {'p50 ms':>6} | "
               f"{'p99 ms':>6} | {'proxy CPU us/req':>16} | {'x nginx':>7} | {'req/s min-max':>15} | errors |")
         print(f"|{'-' * 34}|{'-' * 10}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 18}|{'-' * 9}|{'-' * 17}|--------|")
-        for k, path, label in self.ROWS:
+        for k, path, label in rows:
             r = s[(k, path)]
             ref = s[("nginx", "/patch" if path == "/patch" else "/")]
             err = r["errors"] + r["status"]
@@ -621,10 +633,7 @@ class Bench:
                 pin(self.backend.pids(), None)
         s = summarize(res)
         section = "p99pin" if pinned else "p99"
-        records = self.p99_records(section, rows, res, seed)
-        if self.a.raw:
-            with open(self.a.raw, "a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in records)
+        records = self.round_records(section, rows, res, seed)
         ratios = {label: [q for _, q in v]
                   for label, v in p99_pool.paired(records, section).items()}
         where = (f"proxy alone on CPU {ncpu - 1}, client and backend on CPU {wrk_cpus}"
@@ -655,19 +664,24 @@ class Bench:
               "its response, think time excluded)")
         print()
 
-    def p99_records(self, section, rows, res, seed):
-        """Every round of a p99 section as a flat record: what --raw FILE
-        keeps and tests/bench/p99_pool.py pairs (here and across runs).
-        ref marks nginx's row of each path, the one the others divide by."""
+    def round_records(self, section, rows, res, seed, offered=True):
+        """Every round of a section as a flat record, appended to --raw FILE:
+        what tests/bench/p99_pool.py pairs (here and across runs). ref marks
+        nginx's row of each path, the one the others divide by; offered: the
+        p99 sections' fixed rate."""
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
-        return [{"section": section, "rev": rev, "start": self.started, "seed": seed,
-                 "row": label, "proxy": key[0], "path": key[1].strip(),
-                 "ref": key == ("nginx", key[1].strip()), "round": i,
-                 "offered": self.p99_offered, "rps": r["rps"], "p50": r["p50"],
-                 "p99": r["p99"], "cpu_us": r["cpu_us"]}
-                for key, label in ((row[:2], row[2]) for row in rows)
-                for i, r in enumerate(res[key])]
+        records = [{"section": section, "rev": rev, "start": self.started, "seed": seed,
+                    "row": label, "proxy": key[0], "path": key[1].strip(),
+                    "ref": key == ("nginx", key[1].strip()), "round": i,
+                    "offered": self.p99_offered if offered else None, "rps": r["rps"],
+                    "p50": r["p50"], "p99": r["p99"], "cpu_us": r["cpu_us"]}
+                   for key, label in ((row[:2], row[2]) for row in rows)
+                   for i, r in enumerate(res[key])]
+        if self.a.raw:
+            with open(self.a.raw, "a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in records)
+        return records
 
     # --- memory per idle keep-alive connection
     def memory(self):
@@ -1080,18 +1094,20 @@ def main():
     ap.add_argument("--seed", type=int,
                     help="the p99 sections' row order (default: a new one each run)")
     ap.add_argument("--raw", metavar="FILE",
-                    help="append every p99 round to FILE as JSON lines (tests/bench/p99_pool.py)")
+                    help="append every round of main, close and the p99 sections to FILE as "
+                    "JSON lines (tests/bench/p99_pool.py pools them)")
     ap.add_argument("--only", default="main,p99,scale,asgi",
                     help="comma list of sections: main (includes memory), p99, scale, asgi; "
-                    "p99pin (p99 with the proxy alone on a CPU, not in the default run); "
-                    "profile (strace/perf, not in the default run)")
+                    "p99pin (p99 with the proxy alone on a CPU), close (main's Connection: "
+                    "close table alone, 12 rounds), profile (strace/perf/callgrind): these "
+                    "three are not in the default run")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.secs, args.scale_rounds, args.scale_secs = 3, 2, 1, 2
-        args.p99_rounds, args.p99_secs = 4, 2
+        args.p99_rounds, args.p99_secs, args.close_rounds = 4, 2, 4
     else:
         args.rounds, args.secs, args.scale_rounds, args.scale_secs = 5, 4, 3, 3
-        args.p99_rounds, args.p99_secs = 12, 2
+        args.p99_rounds, args.p99_secs, args.close_rounds = 12, 2, 12
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     NOFILE = soft if soft != resource.RLIM_INFINITY else 65536
     args.idle_conns = min(10000, NOFILE - 500)
@@ -1112,6 +1128,8 @@ def main():
         b = Bench(args, tmp)
         if "main" in sections:
             b.main_modes()
+        elif "close" in sections:
+            b.main_modes(close_only=True)
         if "p99" in sections:
             b.fixed_rate()
         if "p99pin" in sections:
