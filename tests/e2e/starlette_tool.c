@@ -83,9 +83,16 @@ static signer *flask_keys(const char *path)
 	return s;
 }
 
+/* "-": now, from CLOCK_REALTIME as Python's time.time() and the daemon read
+ * it; time() lags by up to a tick, so a cookie Starlette signed a moment ago
+ * could look signed in the future. */
 static int64_t now_arg(const char *s)
 {
-	return strcmp(s, "-") == 0 ? (int64_t)time(NULL) : strtoll(s, NULL, 10);
+	if (strcmp(s, "-") != 0)
+		return strtoll(s, NULL, 10);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
 static int fail(int r)

@@ -14,6 +14,11 @@
 /* Runs every test of s and returns main's exit status. */
 int th_run_suite(Suite *s);
 
+/* Wall-clock seconds from CLOCK_REALTIME, the daemon's clock for signature
+ * ages (server_wall_s). Not time(): it lags by up to a tick, so a cookie the
+ * pipeline had just signed could look signed in the future. */
+int64_t th_wall_s(void);
+
 /* A Flask session signer (SHA1, hmac, salt cookie-session) holding secret. */
 signer *th_flask_signer(const char *secret);
 
