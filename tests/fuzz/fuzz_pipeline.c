@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server.h"
 #include "cfgload.h"
 #include "cookie.h"
 #include "errors.h"
@@ -29,6 +28,7 @@
 #include "json.h"
 #include "log.h"
 #include "pipeline.h"
+#include "server.h"
 #include "signer.h"
 
 #define CHECK(c)                                                                                   \

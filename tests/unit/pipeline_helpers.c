@@ -1,12 +1,10 @@
 /* tests/unit/pipeline_helpers.c — daemon/pipeline.c on parsed heads without sockets, for the
  * pipeline tests. */
-#include "server.h"
 #include "pipeline_helpers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void th_set_bytes(struct sg_bytes *b, const char *s)
 {
@@ -109,7 +107,7 @@ void th_run_free(struct th_run *r)
 
 char *th_session_line(const signer *s, const char *text)
 {
-	char *v = th_flask_sign(s, text, server_wall_s());
+	char *v = th_flask_sign(s, text, th_wall_s());
 	size_t n = strlen(v) + 32;
 	char *line = malloc(n);
 	snprintf(line, n, "Cookie: session=%s\r\n", v);

@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "server.h"
 #include "cookie.h"
 #include "errors.h"
 #include "flask.h"
@@ -71,7 +69,7 @@ static void teardown(void)
 /* A Flask cookie value for the stored session text, signed now. */
 static char *flask_cookie(const char *text)
 {
-	return th_flask_sign(sgn, text, server_wall_s());
+	return th_flask_sign(sgn, text, th_wall_s());
 }
 
 /* A Starlette cookie value for compact plain JSON, signed at ts. */
@@ -105,7 +103,7 @@ static char *forwarded_st(const struct th_run *r, const char *name, const starle
 	char *out = NULL;
 	if (cookie_find(ch, strlen(ch), name, strlen(name), &v, &n) == 0) {
 		json *j;
-		ck_assert_int_eq(starlette_decode(st, v, n, server_wall_s(), 60, &j, NULL), 0);
+		ck_assert_int_eq(starlette_decode(st, v, n, th_wall_s(), 60, &j, NULL), 0);
 		size_t len;
 		ck_assert_int_eq(json_dump(j, 0, &out, &len), 0);
 		json_free(j);
@@ -125,7 +123,7 @@ static char *client_cookie(const struct th_run *r)
 	struct set_cookie c;
 	ck_assert_int_eq(cookie_parse_set_cookie(sc, strlen(sc), &c), 0);
 	ck_assert(c.name_len == 7 && memcmp(c.name, "session", 7) == 0);
-	char *out = cookie_is_deletion(&c, server_wall_s())
+	char *out = cookie_is_deletion(&c, th_wall_s())
 			? strdup("")
 			: th_flask_json(sgn, c.value, c.value_len, 3600);
 	free(sc);
@@ -196,7 +194,7 @@ START_TEST(test_resign_is_no_change)
 	char resp[1024];
 	uint64_t applied = counter(PC_SET_COOKIE_APPLIED);
 	/* 0.26: the same payload, re-signed later (its clock may be ahead) */
-	char *again = st_cookie(stk, "{\"a\":1,\"t\":[1,2]}", server_wall_s() + 30);
+	char *again = st_cookie(stk, "{\"a\":1,\"t\":[1,2]}", th_wall_s() + 30);
 	snprintf(resp, sizeof(resp),
 		 "Set-Cookie: session=%s; path=/; Max-Age=1209600; httponly; samesite=lax\r\n",
 		 again);
@@ -211,7 +209,7 @@ START_TEST(test_resign_is_no_change)
 	free(again);
 
 	/* the same session in another member order: parsed, compared, no change */
-	again = st_cookie(stk, "{\"t\":[1,2],\"a\":1}", server_wall_s());
+	again = st_cookie(stk, "{\"t\":[1,2],\"a\":1}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", again);
 	run_req(&r, B_ST, line);
 	th_run_resp(&r, resp);
@@ -227,7 +225,7 @@ START_TEST(test_change_keeps_flask_types)
 {
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
-	char *after = st_cookie(stk, "{\"a\":2,\"t\":[1,2],\"n\":{\" t\":1}}", server_wall_s());
+	char *after = st_cookie(stk, "{\"a\":2,\"t\":[1,2],\"n\":{\" t\":1}}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/; httponly\r\n", after);
 	struct th_run r;
 	run_req(&r, B_ST, line);
@@ -241,7 +239,7 @@ START_TEST(test_change_keeps_flask_types)
 	free(after);
 
 	/* a Starlette app's first write, from an empty session */
-	after = st_cookie(stk, "{\"visits\":1}", server_wall_s());
+	after = st_cookie(stk, "{\"visits\":1}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	run_req(&r, B_ST, "");
 	th_run_resp(&r, resp);
@@ -274,7 +272,7 @@ START_TEST(test_refused_set_cookies)
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
 	uint64_t bad = counter(PC_REJECT_BAD_COOKIE), unexp = counter(PC_REJECT_UNEXPECTED);
-	char *forged = st_cookie(stwrong, "{\"a\":2}", server_wall_s());
+	char *forged = st_cookie(stwrong, "{\"a\":2}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\nSet-Cookie: x=1\r\n",
 		 forged);
 	struct th_run r;
@@ -303,7 +301,7 @@ START_TEST(test_write_policy)
 	char *line = th_session_line(sgn, TUPLE_SESSION);
 	char resp[1024];
 	uint64_t forbidden = counter(PC_REJECT_FORBIDDEN);
-	char *after = st_cookie(stk, "{\"a\":5,\"t\":[1,2],\"api_x\":1}", server_wall_s());
+	char *after = st_cookie(stk, "{\"a\":5,\"t\":[1,2],\"api_x\":1}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	struct th_run r;
 	run_req(&r, B_LTD, line);
@@ -320,7 +318,7 @@ START_TEST(test_write_policy)
 	ck_assert_uint_eq(hdr_count(&r.resp, "set-cookie"), 0);
 	ck_assert_uint_eq(counter(PC_REJECT_FORBIDDEN), forbidden + 2);
 	th_run_free(&r);
-	after = st_cookie(stk, "{\"a\":1,\"t\":[1,2],\"api_x\":1}", server_wall_s());
+	after = st_cookie(stk, "{\"a\":1,\"t\":[1,2],\"api_x\":1}", th_wall_s());
 	snprintf(resp, sizeof(resp), "Set-Cookie: session=%s; path=/\r\n", after);
 	run_req(&r, B_LTD, line);
 	th_run_resp(&r, resp);
@@ -336,7 +334,7 @@ END_TEST
 START_TEST(test_upgrade)
 {
 	uint64_t up = counter(PC_SESSION_UPGRADED);
-	char *old = st_cookie(stk, "{\"legacy\":\"y\",\"p\":{\" t\":[1]}}", server_wall_s() - 3600);
+	char *old = st_cookie(stk, "{\"legacy\":\"y\",\"p\":{\" t\":[1]}}", th_wall_s() - 3600);
 	char line[1024];
 	snprintf(line, sizeof(line), "Cookie: session=%s\r\n", old);
 	/* a cookie backend gets the Flask cookie it was upgraded to */
@@ -379,7 +377,7 @@ START_TEST(test_upgrade)
 	} bad[] = {{15 * 24 * 3600, false}, {0, true}};
 	for (size_t i = 0; i < 2; i++) {
 		old = st_cookie(bad[i].wrong ? stwrong : stk, "{\"legacy\":\"y\"}",
-				server_wall_s() - bad[i].age);
+				th_wall_s() - bad[i].age);
 		snprintf(line, sizeof(line), "Cookie: session=%s\r\n", old);
 		run_req(&r, B_FLASK, line);
 		ck_assert_str_ne(r.ctx.session_outcome, "starlette_upgraded");
