@@ -386,7 +386,12 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 
-def alternate(rows, rounds, run, seed=6, warm_each=False):
+# the row order of the throughput tables: the same every run (the p99
+# sections draw a new one, --seed)
+ORDER_SEED = 6
+
+
+def alternate(rows, rounds, run, seed=ORDER_SEED, warm_each=False):
     """Runs every row once per round, in a new random order each round;
     returns {row: [result...]}. Rotating one fixed order is not enough: each
     row then always follows the same one, and a run right after another run
@@ -556,7 +561,7 @@ class Bench:
                 return self.run.wrk(port, key[1].strip(), self.cookie, threads, conns, close,
                                     proc.pids() if proc else (), warmup=warmup)
             res = alternate(keys, rounds, one)
-            self.round_records(section, rows, res, 6, offered=False)
+            self.round_records(section, rows, res, ORDER_SEED)
             s = summarize(res)
             results[title] = s
             self.print_main(title, threads, conns, s, rounds, rows)
@@ -606,7 +611,7 @@ class Bench:
             for proc, _ in self.procs.values():
                 if proc:
                     pin(proc.pids(), {ncpu - 1})
-        target = self.p99_offered = 0.5 * self.nginx1
+        target = 0.5 * self.nginx1
         lo, hi = 5, 15  # ms of think time per connection, uniform: mean 10 ms
         conns = max(8, int(round(target * (lo + hi) / 2 / 1000)))
         rows = [("direct", "/", "backend direct (the limit)"),
@@ -633,7 +638,7 @@ class Bench:
                 pin(self.backend.pids(), None)
         s = summarize(res)
         section = "p99pin" if pinned else "p99"
-        records = self.round_records(section, rows, res, seed)
+        records = self.round_records(section, rows, res, seed, offered=target)
         ratios = {label: [q for _, q in v]
                   for label, v in p99_pool.paired(records, section).items()}
         where = (f"proxy alone on CPU {ncpu - 1}, client and backend on CPU {wrk_cpus}"
@@ -664,17 +669,17 @@ class Bench:
               "its response, think time excluded)")
         print()
 
-    def round_records(self, section, rows, res, seed, offered=True):
+    def round_records(self, section, rows, res, seed, offered=None):
         """Every round of a section as a flat record, appended to --raw FILE:
         what tests/bench/p99_pool.py pairs (here and across runs). ref marks
-        nginx's row of each path, the one the others divide by; offered: the
-        p99 sections' fixed rate."""
+        nginx's row of each path, the one the others divide by; offered: a
+        p99 section's fixed rate."""
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
         records = [{"section": section, "rev": rev, "start": self.started, "seed": seed,
                     "row": label, "proxy": key[0], "path": key[1].strip(),
                     "ref": key == ("nginx", key[1].strip()), "round": i,
-                    "offered": self.p99_offered if offered else None, "rps": r["rps"],
+                    "offered": offered, "rps": r["rps"],
                     "p50": r["p50"], "p99": r["p99"], "cpu_us": r["cpu_us"]}
                    for key, label in ((row[:2], row[2]) for row in rows)
                    for i, r in enumerate(res[key])]
